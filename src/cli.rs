@@ -1,0 +1,197 @@
+//! Command-line wiring: argument parsing, stdin/stdout/stderr, exit codes.
+//!
+//! Everything a client can see of us passes through here, so the rules are
+//! strict: stdout carries only the protocol's answer; every diagnostic is one
+//! line on stderr prefixed with our name; exit status is 0 or 1 as
+//! docker-credential-helpers defines it. `--help`/`--version` return before
+//! any config is read.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::helper::{Answer, Helper};
+use crate::protocol;
+use crate::settings::Limits;
+use crate::token::aws::AwsTokenSource;
+
+/// Clients send a host name or a small JSON object; anything larger is not a request.
+const MAX_STDIN: u64 = 1 << 20;
+
+/// Docker credential helper for Amazon ECR: use ECR from docker, podman, buildah,
+/// skopeo and BuildKit without `docker login`.
+///
+/// Add to ~/.docker/config.json:
+///   "credHelpers": { "<account>.dkr.ecr.<region>.amazonaws.com": "ecr" }
+///
+/// Credentials come from the standard AWS chain (environment, profiles, SSO,
+/// assume-role, web identity, container and instance roles).
+#[derive(Debug, Parser)]
+#[command(
+    name = "docker-credential-ecr",
+    version,
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Print credentials for the registry named on stdin (called by docker, podman, …).
+    Get,
+    /// Accept credentials from `docker login`; ECR tokens are minted on demand instead.
+    Store,
+    /// Forget credentials for the registry named on stdin (called by `docker logout`).
+    Erase,
+    /// Print the registries this helper holds credentials for, as a JSON object.
+    List,
+    /// Print the helper's name and version.
+    Version,
+}
+
+/// Parses arguments, runs one action and maps the result to an exit status.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let program = program_name(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(&program, &args, e),
+    };
+    crate::logging::init();
+
+    let source = AwsTokenSource;
+    let helper = Helper {
+        source: &source,
+        config: &Config::load,
+        limits: &Limits::from_env,
+    };
+    let answer = match cli.action {
+        Action::Get => with_stdin(|input| helper.get(input)),
+        Action::Store => with_stdin(|input| helper.store(input)),
+        Action::Erase => with_stdin(|input| helper.erase(input)),
+        Action::List => helper.list(),
+        Action::Version => Answer {
+            stdout: format!(
+                "{} ({}) {}\n",
+                program,
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION")
+            ),
+            stderr: Vec::new(),
+            success: true,
+        },
+    };
+    emit(&program, &answer)
+}
+
+fn with_stdin(action: impl FnOnce(&[u8]) -> Answer) -> Answer {
+    let mut input = Vec::new();
+    match io::stdin().lock().take(MAX_STDIN).read_to_end(&mut input) {
+        Ok(_) => action(&input),
+        Err(e) => Answer {
+            stdout: format!("cannot read stdin: {e}\n"),
+            stderr: vec![format!("cannot read stdin: {e}")],
+            success: false,
+        },
+    }
+}
+
+/// Writes an answer; a closed stdout (the client went away) is not worth a panic.
+fn emit(program: &str, answer: &Answer) -> ExitCode {
+    let mut err = io::stderr().lock();
+    for line in &answer.stderr {
+        let _ = writeln!(err, "{program}: {line}");
+    }
+    let mut out = io::stdout().lock();
+    let written = out
+        .write_all(answer.stdout.as_bytes())
+        .and_then(|_| out.flush());
+    if answer.success && written.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Help and version succeed; anything else gets docker-credential-helpers' usage line on stdout.
+fn argument_error(program: &str, args: &[OsString], e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(io::stdout().lock(), "{e}");
+            ExitCode::SUCCESS
+        }
+        ErrorKind::InvalidSubcommand => {
+            let action = args.get(1).map(|a| a.to_string_lossy()).unwrap_or_default();
+            emit(
+                program,
+                &Answer {
+                    stdout: format!("{program}: unknown action: {action}\n"),
+                    stderr: vec![format!("unknown action {action:?}; see `{program} --help`")],
+                    success: false,
+                },
+            )
+        }
+        _ => {
+            let detail = match e.kind() {
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                | ErrorKind::MissingSubcommand => {
+                    "expected one action: store, get, erase, list or version".to_string()
+                }
+                kind => kind.as_str().unwrap_or("invalid arguments").to_string(),
+            };
+            emit(
+                program,
+                &Answer {
+                    stdout: format!("{}\n", protocol::usage(program)),
+                    stderr: vec![format!("{detail}; see `{program} --help`")],
+                    success: false,
+                },
+            )
+        }
+    }
+}
+
+fn program_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|a| Path::new(a).file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| s.starts_with("docker-credential-"))
+        .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn program_name_follows_argv0_only_for_helper_names() {
+        let n = |s: &str| program_name(&[OsString::from(s)]);
+        assert_eq!(n("/usr/bin/docker-credential-ecr"), "docker-credential-ecr");
+        assert_eq!(
+            n("docker-credential-ecr-login"),
+            "docker-credential-ecr-login"
+        );
+        assert_eq!(
+            n("C:\\bin\\docker-credential-ecr.exe"),
+            if cfg!(windows) {
+                "docker-credential-ecr"
+            } else {
+                "docker-credential-ecr"
+            }
+        );
+        assert_eq!(n("target/debug/deps/cli-1234"), "docker-credential-ecr");
+    }
+}

@@ -1,0 +1,352 @@
+//! The credential-helper actions: stdin bytes in, stdout/stderr text and a status out.
+//!
+//! This is where the protocol, host recognition, our config and the token
+//! source meet. It performs no terminal I/O itself (like docker's
+//! `HandleCommand`), so every answer can be unit-tested with a scripted token
+//! source, and `cli` stays a thin shell that prints and exits.
+//!
+//! Failure policy for `get` on an ECR host: answer "not found" on stdout (so
+//! docker and podman fall back to anonymous access rather than failing
+//! unrelated pulls) and say why, in one line, on stderr, which every client
+//! passes through to the user. The Go helper hides that reason in a log file.
+
+use tracing::debug;
+
+use crate::config::{Config, ConfigError};
+use crate::protocol::{self, canonical_host, parse_server_url, parse_store_request};
+use crate::registry::{self, EcrRegistry};
+use crate::settings::{Limits, SettingsError};
+use crate::token::{FetchOptions, TokenSource};
+
+/// What an action prints and whether it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Exactly what goes to stdout (the protocol's channel).
+    pub stdout: String,
+    /// Human diagnostics for stderr, one line each, without the program-name prefix.
+    pub stderr: Vec<String>,
+    /// Exit status 0 when true, 1 otherwise.
+    pub success: bool,
+}
+
+impl Answer {
+    fn ok(stdout: impl Into<String>) -> Answer {
+        Answer {
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+            success: true,
+        }
+    }
+
+    /// The protocol's not-found answer, with an optional reason for the user.
+    fn not_found(reason: Option<String>) -> Answer {
+        Answer {
+            stdout: format!("{}\n", protocol::NOT_FOUND),
+            stderr: reason.into_iter().collect(),
+            success: false,
+        }
+    }
+
+    /// A protocol error: the message on stdout (where clients read it) and on stderr.
+    fn error(message: String) -> Answer {
+        Answer {
+            stdout: format!("{message}\n"),
+            stderr: vec![message],
+            success: false,
+        }
+    }
+}
+
+/// Loads our config file; injected so tests need no files or environment.
+pub type ConfigLoader<'a> = &'a dyn Fn() -> Result<Config, ConfigError>;
+
+/// Reads run-time limits; injected so tests need no environment.
+pub type LimitsLoader<'a> = &'a dyn Fn(&Config) -> Result<Limits, SettingsError>;
+
+/// The actions, wired to a token source, a config loader and a limits loader.
+pub struct Helper<'a> {
+    /// Where tokens come from (AWS in production).
+    pub source: &'a dyn TokenSource,
+    /// Our config file.
+    pub config: ConfigLoader<'a>,
+    /// Time limits.
+    pub limits: LimitsLoader<'a>,
+}
+
+enum Resolved {
+    NotEcr,
+    Ecr(EcrRegistry, Config),
+}
+
+impl Helper<'_> {
+    /// Recognises the registry, consulting the config file only for names that are not ECR hosts.
+    fn resolve(&self, host: &str) -> Result<Resolved, ConfigError> {
+        if let Some(registry) = registry::parse_host(host) {
+            return Ok(Resolved::Ecr(registry, (self.config)()?));
+        }
+        let config = (self.config)()?;
+        Ok(match config.alias(host) {
+            Some(registry) => Resolved::Ecr(registry, config),
+            None => Resolved::NotEcr,
+        })
+    }
+
+    /// `get`: credentials for the server named on stdin, or not-found with a reason.
+    pub fn get(&self, stdin: &[u8]) -> Answer {
+        let server_url = match parse_server_url(stdin) {
+            Ok(url) => url,
+            Err(e) => return Answer::error(e.to_string()),
+        };
+        let Some(host) = canonical_host(&server_url) else {
+            return Answer::not_found(None);
+        };
+        let (registry, config) = match self.resolve(&host) {
+            Ok(Resolved::Ecr(registry, config)) => (registry, config),
+            Ok(Resolved::NotEcr) => return Answer::not_found(None),
+            Err(e) => return Answer::not_found(Some(format!("{host}: config error: {e}"))),
+        };
+        let limits = match (self.limits)(&config) {
+            Ok(limits) => limits,
+            Err(e) => return Answer::not_found(Some(format!("{host}: {e}"))),
+        };
+        let settings = config.settings_for(&host, &registry);
+        let options = FetchOptions {
+            profile: settings.profile,
+            role_arn: settings.role_arn,
+            timeout: limits.timeout,
+            imds_timeout: limits.imds_timeout,
+            imds_attempts: limits.imds_attempts,
+        };
+        debug!(?registry, ?options, "fetching token");
+        match self.source.fetch(&registry, &options) {
+            Ok(token) => Answer::ok(protocol::format_get_response(
+                &server_url,
+                &token.username,
+                &token.password,
+            )),
+            Err(e) => Answer::not_found(Some(format!("{host}: {e}"))),
+        }
+    }
+
+    /// `store`: succeeds for ECR so `docker login` works; tokens are minted on demand, not kept.
+    pub fn store(&self, stdin: &[u8]) -> Answer {
+        let request = match parse_store_request(stdin) {
+            Ok(request) => request,
+            Err(e) => return Answer::error(e.to_string()),
+        };
+        let Some(host) = canonical_host(&request.server_url) else {
+            return Answer::error(format!(
+                "{:?} is not a registry host name",
+                request.server_url
+            ));
+        };
+        match self.resolve(&host) {
+            Ok(Resolved::Ecr(..)) => {
+                debug!(%host, "store: nothing to keep, tokens are fetched on demand");
+                Answer::ok("")
+            }
+            Ok(Resolved::NotEcr) => Answer::error(format!(
+                "{host} is not an Amazon ECR registry; docker-credential-ecr only serves ECR, \
+                 so configure it in credHelpers for ECR hosts only"
+            )),
+            Err(e) => Answer::error(format!("config error: {e}")),
+        }
+    }
+
+    /// `erase`: always succeeds for a well-formed request; `docker logout` may call it twice.
+    pub fn erase(&self, stdin: &[u8]) -> Answer {
+        match parse_server_url(stdin) {
+            Ok(_) => Answer::ok(""),
+            Err(e) => Answer::error(e.to_string()),
+        }
+    }
+
+    /// `list`: the registries we hold credentials for; none until tokens are cached.
+    pub fn list(&self) -> Answer {
+        Answer::ok(protocol::format_list(&Default::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::secret::Secret;
+    use crate::token::{AuthToken, TokenError};
+
+    /// A token source that records what it was asked and answers from a script.
+    struct Scripted {
+        calls: RefCell<Vec<(EcrRegistry, FetchOptions)>>,
+        fail: bool,
+    }
+
+    impl TokenSource for Scripted {
+        fn fetch(&self, r: &EcrRegistry, o: &FetchOptions) -> Result<AuthToken, TokenError> {
+            self.calls.borrow_mut().push((r.clone(), o.clone()));
+            if self.fail {
+                return Err(TokenError::AccessDenied {
+                    detail: "not authorized to perform: ecr:GetAuthorizationToken".into(),
+                });
+            }
+            Ok(AuthToken {
+                username: "AWS".into(),
+                password: Secret::new("pw".into()),
+                expires_at: None,
+            })
+        }
+    }
+
+    fn run(
+        config_text: &str,
+        fail: bool,
+        action: impl Fn(&Helper) -> Answer,
+    ) -> (Answer, Vec<(EcrRegistry, FetchOptions)>) {
+        let source = Scripted {
+            calls: RefCell::new(Vec::new()),
+            fail,
+        };
+        let text = config_text.to_string();
+        let load = move || Config::parse(&text, Path::new("/c.toml"));
+        let limits = |c: &Config| {
+            Ok(Limits {
+                timeout: c.timeout.unwrap_or(Duration::from_secs(20)),
+                imds_timeout: Duration::from_millis(500),
+                imds_attempts: 1,
+            })
+        };
+        let helper = Helper {
+            source: &source,
+            config: &load,
+            limits: &limits,
+        };
+        let answer = action(&helper);
+        (answer, source.calls.into_inner())
+    }
+
+    const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+    #[test]
+    fn get_echoes_the_server_url_as_given() {
+        for input in [
+            HOST.to_string(),
+            format!("https://{HOST}/v2/\n"),
+            format!("{HOST}:443"),
+        ] {
+            let (a, calls) = run("", false, |h| h.get(input.as_bytes()));
+            assert!(a.success, "{input}");
+            let want = format!(
+                "{{\"ServerURL\":\"{}\",\"Username\":\"AWS\",\"Secret\":\"pw\"}}\n",
+                input.trim()
+            );
+            assert_eq!(a.stdout, want);
+            assert!(a.stderr.is_empty());
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].0.api_region(), "us-west-2");
+            assert_eq!(calls[0].0.account_id(), Some("123456789012"));
+        }
+    }
+
+    #[test]
+    fn non_ecr_hosts_are_not_found_without_a_fetch_or_a_reason() {
+        for input in [
+            "docker.io",
+            "https://index.docker.io/v1/",
+            "ghcr.io",
+            "ftp://x",
+            "localhost:5000",
+        ] {
+            let (a, calls) = run("", false, |h| h.get(input.as_bytes()));
+            assert_eq!(
+                a.stdout, "credentials not found in native keychain\n",
+                "{input}"
+            );
+            assert!(
+                !a.success && a.stderr.is_empty() && calls.is_empty(),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn failures_are_not_found_plus_one_line_reason() {
+        let (a, _) = run("", true, |h| h.get(HOST.as_bytes()));
+        assert_eq!(a.stdout, "credentials not found in native keychain\n");
+        assert!(!a.success);
+        assert_eq!(a.stderr.len(), 1);
+        assert!(
+            a.stderr[0].starts_with(HOST) && a.stderr[0].contains("access denied"),
+            "{:?}",
+            a.stderr
+        );
+    }
+
+    #[test]
+    fn empty_input_is_the_protocols_error() {
+        let (a, _) = run("", false, |h| h.get(b"\n"));
+        assert_eq!(a.stdout, "no credentials server URL\n");
+        assert!(!a.success);
+    }
+
+    #[test]
+    fn config_rules_and_aliases_reach_the_token_source() {
+        let cfg = "timeout = 3\n[[registry]]\nhost = \"*.us-west-2.amazonaws.com\"\nprofile = \"west\"\n\
+                   [[alias]]\nhost = \"ecr.example.com\"\naccount = \"210987654321\"\nregion = \"eu-central-1\"\n";
+        let (a, calls) = run(cfg, false, |h| h.get(HOST.as_bytes()));
+        assert!(a.success);
+        assert_eq!(calls[0].1.profile.as_deref(), Some("west"));
+        assert_eq!(calls[0].1.timeout, Duration::from_secs(3));
+
+        let (a, calls) = run(cfg, false, |h| h.get(b"https://ecr.example.com/v2/"));
+        assert!(a.success);
+        assert_eq!(calls[0].0.account_id(), Some("210987654321"));
+        assert_eq!(calls[0].0.api_region(), "eu-central-1");
+        assert_eq!(calls[0].1.profile, None);
+    }
+
+    #[test]
+    fn a_broken_config_is_reported_not_ignored() {
+        let (a, calls) = run("[[registry]]\nhots = 1\n", false, |h| {
+            h.get(HOST.as_bytes())
+        });
+        assert_eq!(a.stdout, "credentials not found in native keychain\n");
+        assert!(calls.is_empty());
+        assert!(a.stderr[0].contains("/c.toml:2:"), "{:?}", a.stderr);
+    }
+
+    #[test]
+    fn store_succeeds_for_ecr_and_refuses_others() {
+        let body = format!(r#"{{"ServerURL":"{HOST}","Username":"AWS","Secret":"s"}}"#);
+        let (a, calls) = run("", false, |h| h.store(body.as_bytes()));
+        assert!(a.success && a.stdout.is_empty() && calls.is_empty());
+
+        let (a, _) = run("", false, |h| {
+            h.store(br#"{"ServerURL":"docker.io","Username":"u","Secret":"s"}"#)
+        });
+        assert!(
+            !a.success && a.stdout.contains("not an Amazon ECR registry"),
+            "{a:?}"
+        );
+
+        let (a, _) = run("", false, |h| h.store(b"garbage"));
+        assert!(
+            !a.success && a.stdout.contains("invalid `store` request"),
+            "{a:?}"
+        );
+        let (a, _) = run("", false, |h| h.store(br#"{"ServerURL":"x"}"#));
+        assert_eq!(a.stdout, "no credentials username\n");
+    }
+
+    #[test]
+    fn erase_and_list_always_succeed_on_valid_input() {
+        let (a, _) = run("", false, |h| h.erase(HOST.as_bytes()));
+        assert!(a.success && a.stdout.is_empty());
+        let (a, _) = run("", false, |h| h.erase(b""));
+        assert_eq!(a.stdout, "no credentials server URL\n");
+        let (a, _) = run("", false, |h| h.list());
+        assert!(a.success);
+        assert_eq!(a.stdout, "{}\n");
+    }
+}

@@ -1,0 +1,23 @@
+//! docker-credential-ecr: a Docker credential helper for Amazon ECR.
+//!
+//! A client runs `docker-credential-ecr get` with a registry host on stdin;
+//! we recognise ECR hosts, exchange the caller's AWS identity for an ECR
+//! authorization token and print it in the docker-credential-helpers format.
+//!
+//! The modules follow the path of one request:
+//! [`cli`] (arguments and stdio) → [`helper`] (the actions) →
+//! [`protocol`] (wire format, pure) and [`registry`] (is this ECR? pure) →
+//! [`config`] and [`settings`] (who to act as, how long we may take) →
+//! [`token`] (the AWS exchange). [`secret`] keeps tokens out of logs.
+#![warn(missing_docs)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod config;
+pub mod helper;
+pub mod logging;
+pub mod protocol;
+pub mod registry;
+pub mod secret;
+pub mod settings;
+pub mod token;

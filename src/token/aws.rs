@@ -1,0 +1,455 @@
+//! The real token source: the AWS default credential chain and GetAuthorizationToken.
+//!
+//! Everything expensive happens here and only here: loading AWS config, the
+//! TLS trust store (including `AWS_CA_BUNDLE`), the async runtime and the
+//! network. Callers reach this module only after the registry is known to be
+//! ECR (and, once cached, only on a cache miss), so a non-ECR `get` or a warm
+//! `get` never pays for it.
+//!
+//! Every step is bounded: the instance metadata service, which stalls for
+//! seconds off EC2, gets a short timeout and one attempt; the whole fetch runs
+//! under one overall deadline; throttling is retried with the SDK's jittered
+//! exponential backoff inside that deadline.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use tracing::debug;
+
+use super::{AuthToken, FetchOptions, TokenError, TokenSource, decode_authorization_token};
+use crate::registry::{EcrRegistry, RegistryKind};
+
+/// Session name used when assuming a role from our config file, visible in CloudTrail.
+const SESSION_NAME: &str = "docker-credential-ecr";
+
+/// Shown in the User-Agent so account owners can tell our calls apart in CloudTrail.
+const APP_NAME: &str = "docker-credential-ecr";
+
+/// Exchanges the caller's AWS identity for an ECR token.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AwsTokenSource;
+
+impl TokenSource for AwsTokenSource {
+    fn fetch(
+        &self,
+        registry: &EcrRegistry,
+        options: &FetchOptions,
+    ) -> Result<AuthToken, TokenError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(TokenError::Runtime)?;
+        let result = runtime.block_on(async {
+            tokio::time::timeout(options.timeout, fetch(registry, options))
+                .await
+                .unwrap_or(Err(TokenError::TimedOut {
+                    after: options.timeout,
+                }))
+        });
+        // A credential_process or socket stuck past the deadline must not hold us here.
+        runtime.shutdown_timeout(Duration::from_millis(50));
+        result
+    }
+}
+
+async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
+    let region = Region::new(registry.api_region().to_string());
+    let http_client = http_client_for_ca_bundle()?;
+    let profile = options
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_string());
+
+    let base = resolve_credentials(&region, http_client.clone(), options, &profile).await?;
+    debug!(
+        registry = %registry,
+        region = %region,
+        access_key_id = %base.access_key_id(),
+        "resolved AWS credentials"
+    );
+
+    let mut sdk = sdk_config(&region, http_client.clone(), options, base).await;
+    if let Some(role_arn) = &options.role_arn {
+        let assumed = assume_role(&sdk, role_arn).await?;
+        debug!(role_arn = %role_arn, access_key_id = %assumed.access_key_id(), "assumed role");
+        sdk = sdk_config(&region, http_client, options, assumed).await;
+    }
+
+    match &registry.kind {
+        RegistryKind::Private { account_id, .. } => fetch_private(&sdk, registry, account_id).await,
+        RegistryKind::Public => fetch_public(&sdk).await,
+    }
+}
+
+/// Builds an HTTPS client trusting only `AWS_CA_BUNDLE`, as the AWS CLI and Go SDK do.
+///
+/// The Rust SDK does not read `AWS_CA_BUNDLE` itself. We read it here, on the
+/// network path only, so a warm or non-ECR `get` never parses certificates.
+fn http_client_for_ca_bundle() -> Result<Option<SharedHttpClient>, TokenError> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+
+    let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let shown = path.to_string_lossy().into_owned();
+    let pem = std::fs::read(&path).map_err(|e| TokenError::CaBundle {
+        path: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(TokenError::CaBundle {
+            path: shown,
+            detail: "no PEM certificate in the file".to_string(),
+        });
+    }
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| TokenError::CaBundle {
+            path: shown,
+            detail: ErrorChain(&e).to_string(),
+        })?;
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https();
+    Ok(Some(client))
+}
+
+/// Runs the default chain once, with a short-fused IMDS client, and classifies its failure.
+async fn resolve_credentials(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    options: &FetchOptions,
+    profile: &str,
+) -> Result<Credentials, TokenError> {
+    let mut provider_config = ProviderConfig::without_region().with_region(Some(region.clone()));
+    if let Some(client) = http_client {
+        provider_config = provider_config.with_http_client(client);
+    }
+    let imds = aws_config::imds::Client::builder()
+        .configure(&provider_config)
+        .connect_timeout(options.imds_timeout)
+        .read_timeout(options.imds_timeout)
+        .max_attempts(options.imds_attempts.max(1))
+        .build();
+    let mut chain = DefaultCredentialsChain::builder()
+        .configure(provider_config)
+        .region(region.clone())
+        .imds_client(imds);
+    if let Some(profile) = &options.profile {
+        chain = chain.profile_name(profile);
+    }
+    let chain = chain.build().await;
+    chain
+        .provide_credentials()
+        .await
+        .map_err(|e| classify_credentials_error(&e, profile))
+}
+
+fn classify_credentials_error(err: &CredentialsError, profile: &str) -> TokenError {
+    let detail = one_line(&ErrorChain(err).to_string());
+    match err {
+        CredentialsError::CredentialsNotLoaded(_) => {
+            // The chain's own text lists every provider at length; keep it for debugging.
+            debug!(%detail, "credential chain found nothing");
+            TokenError::NoCredentials {
+                profile: profile.to_string(),
+                detail: "none of: environment variables, shared config/credentials files, \
+                         web identity, container or instance metadata"
+                    .to_string(),
+            }
+        }
+        CredentialsError::ProviderTimedOut(_) => TokenError::CredentialsUnavailable {
+            profile: profile.to_string(),
+            detail: format!("a credential provider timed out: {detail}"),
+        },
+        _ => TokenError::CredentialsUnavailable {
+            profile: profile.to_string(),
+            detail,
+        },
+    }
+}
+
+/// The SDK config for the API call: already-resolved credentials, bounded retries and timeouts.
+async fn sdk_config(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    options: &FetchOptions,
+    credentials: Credentials,
+) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region.clone())
+        .app_name(aws_config::AppName::new(APP_NAME).expect("static app name is valid"))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+                .operation_timeout(options.timeout)
+                .build(),
+        );
+    if let Some(client) = http_client {
+        loader = loader.http_client(client);
+    }
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+async fn assume_role(sdk: &SdkConfig, role_arn: &str) -> Result<Credentials, TokenError> {
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name(SESSION_NAME)
+        .configure(sdk)
+        .build()
+        .await;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| TokenError::AssumeRole {
+            role_arn: role_arn.to_string(),
+            detail: one_line(&ErrorChain(&e).to_string()),
+        })
+}
+
+/// True when the user pointed the SDK at their own endpoint, which excludes FIPS/dual-stack rules.
+fn endpoint_overridden(service_env: &str) -> bool {
+    if std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return false;
+    }
+    ["AWS_ENDPOINT_URL", service_env]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+}
+
+/// (use FIPS, use dual-stack) for the API call: FIPS and dual-stack hosts get matching API
+/// endpoints. The SDK refuses FIPS together with a custom endpoint, so an override wins.
+fn endpoint_variant(registry: &EcrRegistry) -> (bool, bool) {
+    if endpoint_overridden("AWS_ENDPOINT_URL_ECR") {
+        (false, false)
+    } else {
+        (registry.fips, registry.dual_stack)
+    }
+}
+
+fn ecr_config(sdk: &SdkConfig, registry: &EcrRegistry) -> aws_sdk_ecr::Config {
+    let (fips, dual_stack) = endpoint_variant(registry);
+    aws_sdk_ecr::config::Builder::from(sdk)
+        .use_fips(fips)
+        .use_dual_stack(dual_stack)
+        .build()
+}
+
+async fn fetch_private(
+    sdk: &SdkConfig,
+    registry: &EcrRegistry,
+    account_id: &str,
+) -> Result<AuthToken, TokenError> {
+    let client = aws_sdk_ecr::Client::from_conf(ecr_config(sdk, registry));
+    #[allow(deprecated)]
+    // registryIds is deprecated but still selects the account we are asked for.
+    let output = client
+        .get_authorization_token()
+        .registry_ids(account_id)
+        .send()
+        .await
+        .map_err(classify_api_error)?;
+    let data = output.authorization_data();
+    // Prefer the entry for the account we asked for; ECR returns exactly one today.
+    let entry = data
+        .iter()
+        .find(|d| {
+            d.proxy_endpoint()
+                .is_some_and(|p| p.contains(&format!("//{account_id}.")))
+        })
+        .or_else(|| data.first())
+        .ok_or(TokenError::EmptyResponse)?;
+    let encoded = entry
+        .authorization_token()
+        .ok_or(TokenError::EmptyResponse)?;
+    token_from(encoded, entry.expires_at())
+}
+
+async fn fetch_public(sdk: &SdkConfig) -> Result<AuthToken, TokenError> {
+    let client = aws_sdk_ecrpublic::Client::new(sdk);
+    let output = client
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(classify_api_error)?;
+    let data = output
+        .authorization_data()
+        .ok_or(TokenError::EmptyResponse)?;
+    let encoded = data
+        .authorization_token()
+        .ok_or(TokenError::EmptyResponse)?;
+    token_from(encoded, data.expires_at())
+}
+
+fn token_from(
+    encoded: &str,
+    expires_at: Option<&aws_sdk_ecr::primitives::DateTime>,
+) -> Result<AuthToken, TokenError> {
+    let (username, password) = decode_authorization_token(encoded)?;
+    let expires_at = expires_at.and_then(|t| SystemTime::try_from(*t).ok());
+    Ok(AuthToken {
+        username,
+        password,
+        expires_at,
+    })
+}
+
+/// Maps an SDK failure to the variant whose message tells the user what to do.
+fn classify_api_error<E, R>(err: SdkError<E, R>) -> TokenError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) => {
+            return TokenError::Network {
+                detail: "the request timed out".to_string(),
+            };
+        }
+        SdkError::DispatchFailure(failure) => {
+            let detail = one_line(&ErrorChain(&err).to_string());
+            return if failure.is_timeout() {
+                TokenError::Network {
+                    detail: format!("the request timed out: {detail}"),
+                }
+            } else {
+                TokenError::Network { detail }
+            };
+        }
+        _ => {}
+    }
+    let code = err.code().unwrap_or_default().to_string();
+    let message = err
+        .message()
+        .map(one_line)
+        .unwrap_or_else(|| one_line(&ErrorChain(&err).to_string()));
+    match code.as_str() {
+        "" => TokenError::Network { detail: message },
+        c if c.contains("AccessDenied") => TokenError::AccessDenied { detail: message },
+        "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "LimitExceededException" => TokenError::Throttled { detail: message },
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature" => TokenError::CredentialsRejected {
+            detail: format!("{code}: {message}"),
+        },
+        _ => TokenError::Service {
+            code,
+            detail: message,
+        },
+    }
+}
+
+/// An error and its sources, joined with ": ", using `Display` only.
+///
+/// The SDK's `DisplayErrorContext` appends the `Debug` form, which is long and
+/// repeats the same text; users need the chain of reasons, on one line.
+struct ErrorChain<'a, E: ?Sized>(&'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for ErrorChain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            let text = err.to_string();
+            if !text.is_empty() && !last.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+/// Error chains from the SDK may span lines; our stderr contract is one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::canonical_host;
+    use crate::registry::parse_host;
+    use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+
+    async fn endpoint_for(host: &str) -> String {
+        let registry = parse_host(&canonical_host(host).unwrap()).unwrap();
+        let (fips, dual_stack) = endpoint_variant(&registry);
+        let params = Params::builder()
+            .region(registry.api_region())
+            .use_fips(fips)
+            .use_dual_stack(dual_stack)
+            .build()
+            .unwrap();
+        DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .unwrap()
+            .url()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn api_endpoint_follows_the_registry_host() {
+        if endpoint_overridden("AWS_ENDPOINT_URL_ECR") {
+            return; // the developer's environment points the SDK elsewhere
+        }
+        assert_eq!(
+            endpoint_for("123456789012.dkr.ecr.eu-west-1.amazonaws.com").await,
+            "https://api.ecr.eu-west-1.amazonaws.com"
+        );
+        let fips = endpoint_for("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com").await;
+        assert!(
+            fips.contains("ecr-fips.us-gov-west-1.amazonaws.com"),
+            "{fips}"
+        );
+        assert_eq!(
+            endpoint_for("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").await,
+            "https://api.ecr.cn-north-1.amazonaws.com.cn"
+        );
+        let dual = endpoint_for("123456789012.dkr-ecr.us-west-2.on.aws").await;
+        assert!(
+            dual.contains("us-west-2") && dual.ends_with(".aws"),
+            "{dual}"
+        );
+    }
+
+    #[test]
+    fn one_line_squashes_whitespace() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+}

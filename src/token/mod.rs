@@ -1,0 +1,245 @@
+//! ECR authorization tokens: what one is, how it is decoded, and why fetching one failed.
+//!
+//! The AWS call itself lives in [`aws`]; this module holds the parts that do
+//! not need the SDK, so they can be tested without a network and so the cache
+//! and daemon layers can depend on a small trait instead of on aws-sdk-*.
+
+pub mod aws;
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+
+use crate::registry::EcrRegistry;
+use crate::secret::Secret;
+
+/// Credentials for one registry, as decoded from GetAuthorizationToken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthToken {
+    /// The basic-auth user name encoded in the token; `AWS` for ECR.
+    pub username: String,
+    /// The basic-auth password: a bearer secret valid until `expires_at`.
+    pub password: Secret<String>,
+    /// When ECR says the token stops working; `None` if the response had no expiry.
+    pub expires_at: Option<SystemTime>,
+}
+
+/// Why an `authorizationToken` from the API could not be used.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TokenDecodeError {
+    /// The response carried an empty token.
+    #[error("the authorization token is empty")]
+    Empty,
+    /// The token is not standard base64.
+    #[error("the authorization token is not valid base64")]
+    NotBase64,
+    /// The decoded token is not UTF-8.
+    #[error("the decoded authorization token is not UTF-8 text")]
+    NotUtf8,
+    /// The decoded token has no `user:password` separator.
+    #[error("the decoded authorization token has no ':' between user name and password")]
+    NoColon,
+    /// One side of `user:password` is empty.
+    #[error("the decoded authorization token has an empty user name or password")]
+    EmptyPart,
+}
+
+/// Decodes ECR's `base64("AWS:<password>")` into user name and password.
+pub fn decode_authorization_token(
+    encoded: &str,
+) -> Result<(String, Secret<String>), TokenDecodeError> {
+    let encoded = encoded.trim();
+    if encoded.is_empty() {
+        return Err(TokenDecodeError::Empty);
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| TokenDecodeError::NotBase64)?;
+    let text = String::from_utf8(bytes).map_err(|_| TokenDecodeError::NotUtf8)?;
+    let (user, password) = text.split_once(':').ok_or(TokenDecodeError::NoColon)?;
+    if user.is_empty() || password.is_empty() {
+        return Err(TokenDecodeError::EmptyPart);
+    }
+    Ok((user.to_string(), Secret::new(password.to_string())))
+}
+
+/// Who to act as and how long we may take, for one token fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// The AWS profile to use instead of `AWS_PROFILE`/`default`, from our config file.
+    pub profile: Option<String>,
+    /// A role to assume on top of the resolved credentials, from our config file.
+    pub role_arn: Option<String>,
+    /// The budget for the whole fetch: credential resolution, retries and the API call.
+    pub timeout: Duration,
+    /// Per-request timeout for the instance metadata service, which stalls off EC2.
+    pub imds_timeout: Duration,
+    /// How many times to try the instance metadata service.
+    pub imds_attempts: u32,
+}
+
+/// Why no token could be obtained; each variant's message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The credential chain found nothing to sign with.
+    #[error(
+        "no AWS credentials found for profile `{profile}` (tried {detail}); help: set AWS_PROFILE, \
+         export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure` / `aws sso login`"
+    )]
+    NoCredentials {
+        /// The profile that was searched.
+        profile: String,
+        /// What the SDK's chain reported.
+        detail: String,
+    },
+    /// A credential source exists but is broken (bad profile, expired SSO session, failing process).
+    #[error("could not load AWS credentials for profile `{profile}`: {detail}")]
+    CredentialsUnavailable {
+        /// The profile that was used.
+        profile: String,
+        /// What the failing provider reported.
+        detail: String,
+    },
+    /// AWS did not accept the credentials' signature or session.
+    #[error(
+        "AWS rejected the credentials ({detail}); help: they may be expired or revoked: refresh them \
+         (e.g. `aws sso login`) and retry"
+    )]
+    CredentialsRejected {
+        /// The service's error code and message.
+        detail: String,
+    },
+    /// The principal lacks `ecr:GetAuthorizationToken` (or `sts:AssumeRole`).
+    #[error(
+        "access denied: {detail}; help: the principal needs ecr:GetAuthorizationToken \
+         (ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken for ECR Public)"
+    )]
+    AccessDenied {
+        /// The service's error message.
+        detail: String,
+    },
+    /// GetAuthorizationToken kept being throttled within our time budget.
+    #[error(
+        "throttled by ECR ({detail}); GetAuthorizationToken is limited per account and region: \
+         retry later"
+    )]
+    Throttled {
+        /// The service's error message.
+        detail: String,
+    },
+    /// The whole fetch ran out of its time budget.
+    #[error(
+        "timed out after {after:?} waiting for AWS; help: check network access to the ECR API, \
+         or raise DOCKER_CREDENTIAL_ECR_TIMEOUT"
+    )]
+    TimedOut {
+        /// The budget that ran out.
+        after: Duration,
+    },
+    /// The request could not be sent or its answer read.
+    #[error("could not reach the ECR API: {detail}")]
+    Network {
+        /// The transport error chain.
+        detail: String,
+    },
+    /// Any other error the API returned.
+    #[error("ECR API error {code}: {detail}")]
+    Service {
+        /// The error code, e.g. `InvalidParameterException`.
+        code: String,
+        /// The service's message.
+        detail: String,
+    },
+    /// `AWS_CA_BUNDLE` names a file we cannot use.
+    #[error("cannot use AWS_CA_BUNDLE {path}: {detail}")]
+    CaBundle {
+        /// The configured path.
+        path: String,
+        /// Why it could not be used.
+        detail: String,
+    },
+    /// Assuming the configured role failed.
+    #[error("could not assume role {role_arn}: {detail}")]
+    AssumeRole {
+        /// The role from our config file.
+        role_arn: String,
+        /// The STS error.
+        detail: String,
+    },
+    /// The API answered without any authorization data.
+    #[error("the ECR API returned no authorization data")]
+    EmptyResponse,
+    /// The API answered with a token we cannot decode.
+    #[error("the ECR API returned an unusable token: {0}")]
+    BadToken(#[from] TokenDecodeError),
+    /// The async runtime could not be started.
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Something that can exchange the caller's identity for a registry token.
+///
+/// The AWS implementation is [`aws::AwsTokenSource`]; tests and the cache
+/// layer use this seam to count and script calls without a network.
+pub trait TokenSource {
+    /// Fetches a fresh token for `registry`, bounded by `options.timeout`.
+    fn fetch(
+        &self,
+        registry: &EcrRegistry,
+        options: &FetchOptions,
+    ) -> Result<AuthToken, TokenError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn decodes_user_and_password() {
+        let (user, pw) = decode_authorization_token(&b64(b"AWS:eyJwYXlsb2FkIjoi:x=")).unwrap();
+        assert_eq!(user, "AWS");
+        assert_eq!(pw.expose(), "eyJwYXlsb2FkIjoi:x=");
+        let (_, pw) = decode_authorization_token(&format!(" {}\n", b64(b"AWS:p"))).unwrap();
+        assert_eq!(pw.expose(), "p");
+    }
+
+    #[test]
+    fn rejects_malformed_tokens() {
+        use TokenDecodeError::*;
+        for (input, want) in [
+            (String::new(), Empty),
+            ("   ".to_string(), Empty),
+            ("not base64!".to_string(), NotBase64),
+            ("QVdT OnA=".to_string(), NotBase64),
+            (b64(b"AWS"), NoColon),
+            (b64(b""), Empty),
+            (b64(b":pw"), EmptyPart),
+            (b64(b"AWS:"), EmptyPart),
+            (b64(b"AWS:\xff\xfe"), NotUtf8),
+        ] {
+            assert_eq!(
+                decode_authorization_token(&input),
+                Err(want.clone()),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_messages_say_what_to_do() {
+        let e = TokenError::NoCredentials {
+            profile: "dev".into(),
+            detail: "no providers in chain provided credentials".into(),
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("profile `dev`") && msg.contains("help:"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+    }
+}
