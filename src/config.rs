@@ -175,21 +175,17 @@ impl Config {
             if pattern.is_empty() {
                 return Err(err(Some(r.host.span()), "`host` must not be empty".into()));
             }
-            if let Some(arn) = &r.role_arn {
-                if !is_role_arn(arn.get_ref()) {
-                    return Err(err(
-                        Some(arn.span()),
-                        format!(
-                            "`role_arn` {:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)",
-                            arn.get_ref()
-                        ),
-                    ));
-                }
+            if let Some(arn) = r.role_arn.as_ref().filter(|a| !is_role_arn(a.get_ref())) {
+                return Err(err(
+                    Some(arn.span()),
+                    format!(
+                        "`role_arn` {:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)",
+                        arn.get_ref()
+                    ),
+                ));
             }
-            if let Some(p) = &r.profile {
-                if p.get_ref().trim().is_empty() {
-                    return Err(err(Some(p.span()), "`profile` must not be empty".into()));
-                }
+            if let Some(p) = r.profile.as_ref().filter(|p| p.get_ref().trim().is_empty()) {
+                return Err(err(Some(p.span()), "`profile` must not be empty".into()));
             }
             rules.push(Rule {
                 pattern,

@@ -21,3 +21,12 @@ pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod token;
+
+/// The text of a caught panic, for turning it into a one-line error.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".to_string())
+}

@@ -9,7 +9,8 @@
 
 use std::str::FromStr;
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing::Level;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::prelude::*;
 
 /// Environment variable selecting the log level or directives.
@@ -28,7 +29,9 @@ pub fn init() {
         .with_target(true);
     // Fails only if a subscriber is already set, which is fine to ignore.
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
+        .with(layer.with_filter(filter.and(filter_fn(|meta| {
+            !leaks_secrets(meta.target(), *meta.level())
+        }))))
         .try_init();
     if let Some(value) = problem {
         tracing::warn!(
@@ -37,8 +40,20 @@ pub fn init() {
     }
 }
 
+/// Our warnings, and only errors from the SDK: it warns about things that are
+/// normal for a credential helper (e.g. `AWS_CONFIG_FILE` naming a missing file).
 fn default_filter() -> Targets {
-    Targets::new().with_default(LevelFilter::WARN)
+    Targets::new()
+        .with_default(LevelFilter::ERROR)
+        .with_target("docker_credential_ecr", LevelFilter::WARN)
+}
+
+/// The SDK's orchestrator logs whole responses at trace level, and ECR's model
+/// does not mark `authorizationToken` as sensitive, so that would print the
+/// token. Those events are dropped whatever level the user asks for.
+fn leaks_secrets(target: &str, level: Level) -> bool {
+    level == Level::TRACE
+        && (target.starts_with("aws_smithy_runtime") || target.starts_with("aws_sdk_"))
 }
 
 fn parse_filter(value: &str) -> Result<Targets, ()> {
@@ -63,18 +78,27 @@ fn parse_filter(value: &str) -> Result<Targets, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing::Level;
 
     #[test]
     fn levels_and_directives() {
         let f = parse_filter("").unwrap();
         assert!(f.would_enable("docker_credential_ecr", &Level::WARN));
         assert!(!f.would_enable("docker_credential_ecr", &Level::INFO));
+        assert!(!f.would_enable("aws_runtime::env_config", &Level::WARN));
         let f = parse_filter("debug").unwrap();
         assert!(f.would_enable("aws_config", &Level::DEBUG));
         let f = parse_filter("docker_credential_ecr=trace,aws_config=info").unwrap();
         assert!(f.would_enable("docker_credential_ecr::token", &Level::TRACE));
         assert!(!f.would_enable("aws_config", &Level::DEBUG));
         assert!(parse_filter("loud!").is_err());
+        assert!(leaks_secrets(
+            "aws_smithy_runtime::client::orchestrator",
+            Level::TRACE
+        ));
+        assert!(!leaks_secrets(
+            "aws_smithy_runtime::client::orchestrator",
+            Level::DEBUG
+        ));
+        assert!(!leaks_secrets("docker_credential_ecr", Level::TRACE));
     }
 }

@@ -44,6 +44,27 @@ impl TokenSource for AwsTokenSource {
         registry: &EcrRegistry,
         options: &FetchOptions,
     ) -> Result<AuthToken, TokenError> {
+        // The SDK panics on some environment problems (e.g. no usable root
+        // certificates). A credential helper must answer, not crash, so a panic
+        // becomes an ordinary error with a hint.
+        std::panic::catch_unwind(|| fetch_blocking(registry, options)).unwrap_or_else(|payload| {
+            let message = crate::panic_message(payload.as_ref());
+            let hint = if message.contains("root certificates") {
+                "; help: no trusted CA certificates could be loaded: check SSL_CERT_FILE and \
+                 SSL_CERT_DIR, install ca-certificates, or set AWS_CA_BUNDLE"
+            } else {
+                ""
+            };
+            Err(TokenError::Sdk {
+                message: one_line(&message),
+                hint,
+            })
+        })
+    }
+}
+
+fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
+    {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()

@@ -172,6 +172,14 @@ pub enum TokenError {
     /// The API answered with a token we cannot decode.
     #[error("the ECR API returned an unusable token: {0}")]
     BadToken(#[from] TokenDecodeError),
+    /// The AWS SDK failed internally (it panicked); the message is its own.
+    #[error("the AWS SDK failed: {message}{hint}")]
+    Sdk {
+        /// What the SDK said.
+        message: String,
+        /// What to do about it, when we recognise the problem.
+        hint: &'static str,
+    },
     /// The async runtime could not be started.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),

@@ -1,0 +1,283 @@
+//! An in-process fake of the ECR, ECR Public and STS APIs, for precise, counted cases.
+//!
+//! It speaks just enough HTTP/1.1 for the AWS SDK (one request per connection,
+//! `Connection: close`), records every request, and answers from a script, so
+//! tests can assert how many calls were made, with which region, registry id
+//! and access key, and can inject throttling, denials and hangs.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub target: String,
+    pub authorization: String,
+    pub body: String,
+}
+
+impl Recorded {
+    /// The region in the SigV4 credential scope.
+    pub fn region(&self) -> String {
+        self.scope_part(2)
+    }
+
+    /// The access key id that signed the request.
+    pub fn access_key_id(&self) -> String {
+        self.scope_part(0)
+    }
+
+    /// The signing service name (`ecr`, `ecr-public`, `sts`).
+    pub fn service(&self) -> String {
+        self.scope_part(3)
+    }
+
+    fn scope_part(&self, i: usize) -> String {
+        let scope = self
+            .authorization
+            .split("Credential=")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .unwrap_or_default();
+        scope.split('/').nth(i).unwrap_or_default().to_string()
+    }
+
+    /// `registryIds` from a GetAuthorizationToken body.
+    pub fn registry_ids(&self) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_default();
+        v["registryIds"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// How the fake answers one request.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub enum Reply {
+    /// A valid token, `pw-<account>-<n>` where n counts token calls, expiring after `ttl`.
+    Token,
+    /// A 400 ThrottlingException.
+    Throttle,
+    /// A 400 AccessDeniedException.
+    AccessDenied,
+    /// A 200 with an authorization token that is not base64.
+    BadToken,
+    /// Accept the request and never answer.
+    Hang,
+}
+
+struct State {
+    requests: Vec<Recorded>,
+    script: VecDeque<Reply>,
+    token_calls: usize,
+    ttl: Duration,
+}
+
+/// A running fake; it stops with the test process.
+#[derive(Clone)]
+pub struct FakeAws {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+pub const ASSUMED_KEY_ID: &str = "ASIAFAKEASSUMEDROLE1";
+
+impl FakeAws {
+    pub fn start() -> FakeAws {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake AWS");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            requests: Vec::new(),
+            script: VecDeque::new(),
+            token_calls: 0,
+            ttl: Duration::from_secs(12 * 3600),
+        }));
+        let fake = FakeAws { url, state };
+        let server = fake.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let server = server.clone();
+                std::thread::spawn(move || server.serve(stream));
+            }
+        });
+        fake
+    }
+
+    /// Queues replies for the next requests; afterwards every request gets a token.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.lock().unwrap().script.extend(replies);
+    }
+
+    /// Sets the lifetime of the tokens handed out.
+    #[allow(dead_code)]
+    pub fn set_ttl(&self, ttl: Duration) {
+        self.state.lock().unwrap().ttl = ttl;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Requests that asked for a registry token (ECR or ECR Public).
+    pub fn token_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target.ends_with(".GetAuthorizationToken"))
+            .collect()
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let (mut length, mut target, mut authorization) = (0usize, String::new(), String::new());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                let value = value.trim().to_string();
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.parse().unwrap_or(0),
+                    "x-amz-target" => target = value,
+                    "authorization" => authorization = value,
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if target.is_empty() && body.contains("Action=AssumeRole") {
+            target = "STS.AssumeRole".to_string();
+        }
+        let recorded = Recorded {
+            target: target.clone(),
+            authorization,
+            body,
+        };
+        let (reply, n, ttl) = {
+            let mut st = self.state.lock().unwrap();
+            st.requests.push(recorded.clone());
+            let reply = if target.ends_with(".GetAuthorizationToken") {
+                st.script.pop_front().unwrap_or(Reply::Token)
+            } else {
+                Reply::Token
+            };
+            if matches!(reply, Reply::Token) && target.ends_with(".GetAuthorizationToken") {
+                st.token_calls += 1;
+            }
+            (reply, st.token_calls, st.ttl)
+        };
+        let (status, content_type, payload) = match reply {
+            Reply::Hang => {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            Reply::Throttle => (
+                "400 Bad Request",
+                "application/x-amz-json-1.1",
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string(),
+            ),
+            Reply::AccessDenied => (
+                "400 Bad Request",
+                "application/x-amz-json-1.1",
+                r#"{"__type":"AccessDeniedException","Message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken"}"#.to_string(),
+            ),
+            Reply::BadToken => (
+                "200 OK",
+                "application/x-amz-json-1.1",
+                r#"{"authorizationData":[{"authorizationToken":"%%%not-base64%%%","expiresAt":4102444800}]}"#
+                    .to_string(),
+            ),
+            Reply::Token if target == "STS.AssumeRole" => ("200 OK", "text/xml", assume_role_xml()),
+            Reply::Token => ("200 OK", "application/x-amz-json-1.1", token_json(&recorded, n, ttl)),
+        };
+        let mut stream = stream;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fake\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        let _ = stream.flush();
+    }
+}
+
+/// The password the fake issues for the n-th token call for `account`.
+pub fn password_for(account: &str, n: usize) -> String {
+    format!("pw-{account}-{n}")
+}
+
+fn token_json(req: &Recorded, n: usize, ttl: Duration) -> String {
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + ttl.as_secs_f64();
+    if req.target.starts_with("SpencerFrontendService") {
+        let token = b64(&format!("AWS:{}", password_for("public", n)));
+        return format!(
+            r#"{{"authorizationData":{{"authorizationToken":"{token}","expiresAt":{expires}}}}}"#
+        );
+    }
+    let account = req
+        .registry_ids()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "000000000000".into());
+    let token = b64(&format!("AWS:{}", password_for(&account, n)));
+    format!(
+        r#"{{"authorizationData":[{{"authorizationToken":"{token}","expiresAt":{expires},"proxyEndpoint":"https://{account}.dkr.ecr.{}.amazonaws.com"}}]}}"#,
+        req.region()
+    )
+}
+
+fn assume_role_xml() -> String {
+    format!(
+        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<AssumeRoleResult>
+<Credentials><AccessKeyId>{ASSUMED_KEY_ID}</AccessKeyId><SecretAccessKey>fakeAssumedSecretKeyDoNotLog</SecretAccessKey><SessionToken>fakeAssumedSessionTokenDoNotLog</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/ecr-pull/docker-credential-ecr</Arn><AssumedRoleId>AROAFAKE:docker-credential-ecr</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult>
+<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
+</AssumeRoleResponse>"#
+    )
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A TCP listener that accepts connections and never answers: a black-holed endpoint.
+pub fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind black hole");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}

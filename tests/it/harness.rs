@@ -1,0 +1,218 @@
+//! Runs the real binary in a hermetic environment: its own HOME, config dirs and AWS files.
+//!
+//! The environment is cleared first, so nothing from the developer's or CI's
+//! shell (this machine sets AWS_CA_BUNDLE globally, for one) leaks into a
+//! test, and IMDS is disabled unless a test points it somewhere on purpose.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr");
+
+/// Obvious fakes; the before-stop hook flags anything shaped like a real key id.
+pub const KEY_ID: &str = "AKIDEXAMPLEENVKEY001";
+pub const SECRET_KEY: &str = "fakeSecretAccessKeyThatMustNeverBeLogged";
+
+/// A registry host used throughout.
+pub const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+/// A watchdog, not a speed assertion: a `get` that hangs this long is a bug.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+/// What a run printed and how long it took.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: bool,
+    pub elapsed: Duration,
+}
+
+impl TestEnv {
+    /// A clean environment with static credentials in the environment and IMDS disabled.
+    pub fn new() -> TestEnv {
+        let mut env = TestEnv::bare();
+        env.set("AWS_ACCESS_KEY_ID", KEY_ID);
+        env.set("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        env
+    }
+
+    /// A clean environment with no AWS credentials at all (IMDS disabled).
+    pub fn bare() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = |sub: &str| dir.path().join(sub).to_string_lossy().into_owned();
+        let vars = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("HOME".to_string(), p("home")),
+            ("XDG_CONFIG_HOME".to_string(), p("config")),
+            ("XDG_CACHE_HOME".to_string(), p("cache")),
+            ("XDG_RUNTIME_DIR".to_string(), p("run")),
+            ("AWS_CONFIG_FILE".to_string(), p("aws/config")),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                p("aws/credentials"),
+            ),
+            ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+        ];
+        for sub in ["home", "config", "cache", "run", "aws"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        TestEnv { dir, vars }
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> &mut TestEnv {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn unset(&mut self, key: &str) -> &mut TestEnv {
+        self.vars.retain(|(k, _)| k != key);
+        self
+    }
+
+    /// Points the ECR, ECR Public and STS clients at a fake endpoint.
+    pub fn endpoint(&mut self, url: &str) -> &mut TestEnv {
+        self.set("AWS_ENDPOINT_URL_ECR", url)
+            .set("AWS_ENDPOINT_URL_ECR_PUBLIC", url)
+            .set("AWS_ENDPOINT_URL_STS", url)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file under the test dir, creating parents.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Writes our config file at its default location.
+    pub fn config(&self, text: &str) -> PathBuf {
+        self.write("config/docker-credential-ecr/config.toml", text)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &str) -> Run {
+        run_command(self.command(args), stdin)
+    }
+
+    pub fn get(&self, server: &str) -> Run {
+        self.run(&["get"], server)
+    }
+}
+
+/// Runs a command to completion, feeding stdin, killing it if the watchdog fires.
+pub fn run_command(mut cmd: Command, stdin: &str) -> Run {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper");
+    {
+        let mut input = child.stdin.take().unwrap();
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let pid = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output());
+    while !waiter.is_finished() {
+        if start.elapsed() > WATCHDOG {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("helper did not finish within {WATCHDOG:?}: a hung get would hang docker build");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out: Output = waiter.join().unwrap().expect("wait for helper");
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: out.status.success(),
+        elapsed: start.elapsed(),
+    }
+}
+
+impl Run {
+    /// Asserts the protocol's not-found answer: exact stdout, exit 1.
+    #[track_caller]
+    pub fn assert_not_found(&self) -> &Run {
+        assert_eq!(
+            self.stdout, "credentials not found in native keychain\n",
+            "stderr: {}",
+            self.stderr
+        );
+        assert!(!self.success);
+        self
+    }
+
+    /// Asserts a successful `get` and returns the secret.
+    #[track_caller]
+    pub fn secret(&self, server_url: &str) -> String {
+        assert!(
+            self.success,
+            "get failed: stdout={} stderr={}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stdout.ends_with('\n') && self.stdout.lines().count() == 1,
+            "{:?}",
+            self.stdout
+        );
+        let v: serde_json::Value = serde_json::from_str(&self.stdout).expect("JSON on stdout");
+        assert_eq!(v["ServerURL"], server_url.trim(), "{}", self.stdout);
+        assert_eq!(v["Username"], "AWS");
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 3, "{}", self.stdout);
+        v["Secret"]
+            .as_str()
+            .expect("Secret is a string")
+            .to_string()
+    }
+
+    /// Asserts stderr is a single diagnostic line containing every needle.
+    #[track_caller]
+    pub fn assert_reason(&self, needles: &[&str]) -> &Run {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one stderr line, got: {}",
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with("docker-credential-ecr: "),
+            "{}",
+            self.stderr
+        );
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr lacks {needle:?}: {}",
+                self.stderr
+            );
+        }
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}

@@ -1,0 +1,12 @@
+//! Behaviour of the real `docker-credential-ecr` binary, end to end.
+//!
+//! One test binary (as in ripgrep) so the suite links once. Each test gets a
+//! hermetic environment from [`harness`] and, where AWS is involved, its own
+//! in-process fake endpoint from [`fake_aws`].
+
+mod fake_aws;
+mod harness;
+
+mod get;
+mod moto;
+mod protocol;
