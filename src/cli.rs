@@ -53,6 +53,15 @@ enum Action {
     List,
     /// Print the helper's name and version.
     Version,
+    /// Add `credHelpers` entries for ECR registries to docker's config.json.
+    Configure {
+        /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
+        #[arg(long = "registry", value_name = "HOST", required = true)]
+        registries: Vec<String>,
+        /// The docker config file to edit [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
+        #[arg(long, value_name = "FILE")]
+        docker_config: Option<std::path::PathBuf>,
+    },
 }
 
 /// Parses arguments, runs one action and maps the result to an exit status.
@@ -102,6 +111,10 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
         Action::Store => with_stdin(|input| helper.store(input)),
         Action::Erase => with_stdin(|input| helper.erase(input)),
         Action::List => helper.list(),
+        Action::Configure {
+            registries,
+            docker_config,
+        } => configure(&registries, docker_config),
         Action::Version => Answer {
             stdout: format!(
                 "{} ({}) {}\n",
@@ -112,6 +125,49 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             stderr: Vec::new(),
             success: true,
         },
+    }
+}
+
+/// `configure`: a human command, so its report goes to stdout like any CLI's.
+fn configure(registries: &[String], path: Option<std::path::PathBuf>) -> Answer {
+    let failed = |message: String| Answer {
+        stdout: String::new(),
+        stderr: vec![message],
+        success: false,
+    };
+    let mut hosts = Vec::new();
+    for registry in registries {
+        match crate::protocol::canonical_host(registry)
+            .filter(|h| crate::registry::parse_host(h).is_some())
+        {
+            Some(host) => hosts.push(host),
+            None => {
+                return failed(format!(
+                    "{registry:?} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com \
+                     or public.ecr.aws); nothing was written"
+                ));
+            }
+        }
+    }
+    let Some(path) = path.or_else(crate::docker_config::default_path) else {
+        return failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
+    };
+    match crate::docker_config::add_cred_helpers(&path, &hosts) {
+        Ok(changed) => Answer {
+            stdout: format!(
+                "{} {}: credHelpers for {} -> docker-credential-ecr\n",
+                if changed {
+                    "updated"
+                } else {
+                    "already configured"
+                },
+                path.display(),
+                hosts.join(", ")
+            ),
+            stderr: Vec::new(),
+            success: true,
+        },
+        Err(e) => failed(e.to_string()),
     }
 }
 

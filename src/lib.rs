@@ -8,12 +8,14 @@
 //! [`cli`] (arguments and stdio) → [`helper`] (the actions) →
 //! [`protocol`] (wire format, pure) and [`registry`] (is this ECR? pure) →
 //! [`config`] and [`settings`] (who to act as, how long we may take) →
-//! [`token`] (the AWS exchange). [`secret`] keeps tokens out of logs.
+//! [`token`] (the AWS exchange). [`secret`] keeps tokens out of logs;
+//! [`docker_config`] wires us into docker's config.json.
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
 pub mod config;
+pub mod docker_config;
 pub mod helper;
 pub mod logging;
 pub mod protocol;

@@ -189,8 +189,8 @@ fn classify_credentials_error(err: &CredentialsError, profile: &str) -> TokenErr
             debug!(%detail, "credential chain found nothing");
             TokenError::NoCredentials {
                 profile: profile.to_string(),
-                detail: "none of: environment variables, shared config/credentials files, \
-                         web identity, container or instance metadata"
+                detail: "environment variables, shared config/credentials files, web identity, \
+                         container and instance metadata"
                     .to_string(),
             }
         }

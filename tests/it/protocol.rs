@@ -125,3 +125,42 @@ fn binary_stdin_is_an_error_not_a_panic() {
     assert!(!run.success);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+#[test]
+fn configure_adds_cred_helpers_idempotently_and_refuses_bad_files() {
+    let env = TestEnv::bare();
+    let cfg = env.write(
+        "docker/config.json",
+        "{\"auths\":{},\"credsStore\":\"desktop\"}",
+    );
+    let args = [
+        "configure",
+        "--registry",
+        HOST,
+        "--docker-config",
+        cfg.to_str().unwrap(),
+    ];
+    let run = env.run(&args, "");
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stdout.starts_with("updated"), "{}", run.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(v["credHelpers"][HOST], "ecr");
+    assert_eq!(v["credsStore"], "desktop");
+    let before = std::fs::read(&cfg).unwrap();
+    let run = env.run(&args, "");
+    assert!(run.success && run.stdout.starts_with("already configured"));
+    assert_eq!(std::fs::read(&cfg).unwrap(), before);
+
+    std::fs::write(&cfg, "{ not json").unwrap();
+    let run = env.run(&args, "");
+    assert!(
+        !run.success && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{ not json");
+
+    let run = env.run(&["configure", "--registry", "docker.io"], "");
+    assert!(!run.success && run.stderr.contains("not an ECR registry host"));
+}
