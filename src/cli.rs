@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::cache::key::Inputs;
+use crate::cache::{self, Choice};
 use crate::config::Config;
 use crate::helper::{Answer, Helper};
 use crate::protocol;
@@ -53,6 +55,12 @@ enum Action {
     List,
     /// Print the helper's name and version.
     Version,
+    /// Show the cached tokens: registry, identity, backend, minted and expiry times.
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Add `credHelpers` entries for ECR registries to docker's config.json.
     Configure {
         /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
@@ -78,10 +86,20 @@ pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| {}));
 
     let source = AwsTokenSource;
+    let inputs = Inputs::process();
+    let open_cache = || match Choice::from_env(|k| std::env::var(k).ok()) {
+        Ok(choice) => cache::open(choice),
+        Err(e) => {
+            tracing::warn!("{e}; continuing without a token cache");
+            None
+        }
+    };
     let helper = Helper {
         source: &source,
         config: &Config::load,
         limits: &Limits::from_env,
+        cache: &open_cache,
+        inputs: &inputs,
     };
     let is_get = matches!(cli.action, Action::Get);
     let action = cli.action;
@@ -111,6 +129,7 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
         Action::Store => with_stdin(|input| helper.store(input)),
         Action::Erase => with_stdin(|input| helper.erase(input)),
         Action::List => helper.list(),
+        Action::Status { json } => helper.status(json),
         Action::Configure {
             registries,
             docker_config,

@@ -10,8 +10,14 @@
 //! unrelated pulls) and say why, in one line, on stderr, which every client
 //! passes through to the user. The Go helper hides that reason in a log file.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
 use tracing::debug;
 
+use crate::cache::Cache;
+use crate::cache::entry::{epoch, refresh_due, usable};
+use crate::cache::key::{Inputs, cache_key};
 use crate::config::{Config, ConfigError};
 use crate::protocol::{self, canonical_host, parse_server_url, parse_store_request};
 use crate::registry::{self, EcrRegistry};
@@ -63,6 +69,13 @@ pub type ConfigLoader<'a> = &'a dyn Fn() -> Result<Config, ConfigError>;
 /// Reads run-time limits; injected so tests need no environment.
 pub type LimitsLoader<'a> = &'a dyn Fn(&Config) -> Result<Limits, SettingsError>;
 
+/// Opens the token cache (or none); injected so tests choose the backend.
+pub type CacheLoader<'a> = &'a dyn Fn() -> Option<Cache>;
+
+/// How long a `get` queues behind another process fetching the same token,
+/// beyond the fetch timeout itself, before fetching on its own.
+const LOCK_SLACK: Duration = Duration::from_secs(2);
+
 /// The actions, wired to a token source, a config loader and a limits loader.
 pub struct Helper<'a> {
     /// Where tokens come from (AWS in production).
@@ -71,6 +84,10 @@ pub struct Helper<'a> {
     pub config: ConfigLoader<'a>,
     /// Time limits.
     pub limits: LimitsLoader<'a>,
+    /// The token cache.
+    pub cache: CacheLoader<'a>,
+    /// What the cache key is derived from (environment and AWS config files).
+    pub inputs: &'a Inputs<'a>,
 }
 
 enum Resolved {
@@ -117,8 +134,21 @@ impl Helper<'_> {
             imds_timeout: limits.imds_timeout,
             imds_attempts: limits.imds_attempts,
         };
-        debug!(?registry, ?options, "fetching token");
-        match self.source.fetch(&registry, &options) {
+        let key = cache_key(&registry, &settings_for_key(&options), self.inputs);
+        let fetch = || {
+            debug!(?registry, ?options, "fetching token");
+            self.source.fetch(&registry, &options)
+        };
+        let result = match (self.cache)() {
+            Some(cache) => cache
+                .get(&key, &registry.host, options.timeout + LOCK_SLACK, fetch)
+                .map(|(token, served)| {
+                    debug!(?served, backend = cache.backend_name(), identity = %key.label, "token served");
+                    token
+                }),
+            None => fetch(),
+        };
+        match result {
             Ok(token) => Answer::ok(protocol::format_get_response(
                 &server_url,
                 &token.username,
@@ -153,18 +183,122 @@ impl Helper<'_> {
         }
     }
 
-    /// `erase`: always succeeds for a well-formed request; `docker logout` may call it twice.
+    /// `erase`: drops every identity's cached token for the host; `docker logout` may call it twice.
     pub fn erase(&self, stdin: &[u8]) -> Answer {
-        match parse_server_url(stdin) {
-            Ok(_) => Answer::ok(""),
-            Err(e) => Answer::error(e.to_string()),
+        let server_url = match parse_server_url(stdin) {
+            Ok(url) => url,
+            Err(e) => return Answer::error(e.to_string()),
+        };
+        if let (Some(host), Some(cache)) = (canonical_host(&server_url), (self.cache)()) {
+            let removed = cache.erase(&host);
+            debug!(%host, removed, "erase");
         }
+        Answer::ok("")
     }
 
-    /// `list`: the registries we hold credentials for; none until tokens are cached.
+    /// `list`: registries for which the caller's identity has a valid cached token. No network.
     pub fn list(&self) -> Answer {
-        Answer::ok(protocol::format_list(&Default::default()))
+        let mut hosts = BTreeMap::new();
+        if let Some(cache) = (self.cache)() {
+            let config = (self.config)().unwrap_or_default();
+            let now = epoch(SystemTime::now());
+            for meta in cache.entries() {
+                if !usable(meta.minted, meta.expires, now) {
+                    continue;
+                }
+                let Some(registry) =
+                    registry::parse_host(&meta.registry).or_else(|| config.alias(&meta.registry))
+                else {
+                    continue;
+                };
+                let settings = config.settings_for(&meta.registry, &registry);
+                if cache_key(&registry, &settings, self.inputs).id == meta.key {
+                    hosts.insert(meta.registry, "AWS".to_string());
+                }
+            }
+        }
+        Answer::ok(protocol::format_list(&hosts))
     }
+
+    /// `status`: what the cache holds, for humans or (`json`) scripts. Never shows a secret.
+    pub fn status(&self, json: bool) -> Answer {
+        let cache = (self.cache)();
+        let backend = cache.as_ref().map_or("none", |c| c.backend_name());
+        let entries = cache.as_ref().map(|c| c.entries()).unwrap_or_default();
+        let now = epoch(SystemTime::now());
+        let state = |minted: u64, expires: u64| {
+            if !usable(minted, expires, now) {
+                "expired"
+            } else if refresh_due(minted, expires, now) {
+                "refresh due"
+            } else {
+                "valid"
+            }
+        };
+        if json {
+            let list: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "registry": m.registry,
+                        "identity": m.identity,
+                        "backend": m.backend,
+                        "minted": iso8601(m.minted),
+                        "expires": iso8601(m.expires),
+                        "state": state(m.minted, m.expires),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({ "backend": backend, "entries": list });
+            return Answer::ok(format!("{doc}\n"));
+        }
+        let mut out = format!("cache backend: {backend}\n");
+        if entries.is_empty() {
+            out.push_str("no cached tokens\n");
+        }
+        for m in &entries {
+            out.push_str(&format!(
+                "{}\n  identity: {}\n  backend:  {}\n  minted:   {}\n  expires:  {} ({})\n",
+                m.registry,
+                m.identity,
+                m.backend,
+                iso8601(m.minted),
+                iso8601(m.expires),
+                state(m.minted, m.expires)
+            ));
+        }
+        Answer::ok(out)
+    }
+}
+
+/// The cache key depends on the profile and role the fetch will really use.
+fn settings_for_key(options: &FetchOptions) -> crate::config::RegistrySettings {
+    crate::config::RegistrySettings {
+        profile: options.profile.clone(),
+        role_arn: options.role_arn.clone(),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC), without a date library.
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -217,10 +351,19 @@ mod tests {
                 imds_attempts: 1,
             })
         };
+        let env = |_: &str| None;
+        let read = |_: &Path| None;
+        let inputs = Inputs {
+            env: &env,
+            read: &read,
+            home: None,
+        };
         let helper = Helper {
             source: &source,
             config: &load,
             limits: &limits,
+            cache: &|| None,
+            inputs: &inputs,
         };
         let answer = action(&helper);
         (answer, source.calls.into_inner())
@@ -337,6 +480,14 @@ mod tests {
         );
         let (a, _) = run("", false, |h| h.store(br#"{"ServerURL":"x"}"#));
         assert_eq!(a.stdout, "no credentials username\n");
+    }
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(4_102_444_799), "2099-12-31T23:59:59Z");
+        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 
     #[test]

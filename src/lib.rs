@@ -8,11 +8,13 @@
 //! [`cli`] (arguments and stdio) → [`helper`] (the actions) →
 //! [`protocol`] (wire format, pure) and [`registry`] (is this ECR? pure) →
 //! [`config`] and [`settings`] (who to act as, how long we may take) →
-//! [`token`] (the AWS exchange). [`secret`] keeps tokens out of logs;
+//! [`cache`] (identity-keyed, single-flight) → [`token`] (the AWS exchange).
+//! [`secret`] keeps tokens out of logs;
 //! [`docker_config`] wires us into docker's config.json.
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod docker_config;

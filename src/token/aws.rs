@@ -167,18 +167,29 @@ async fn resolve_credentials(
         .read_timeout(options.imds_timeout)
         .max_attempts(options.imds_attempts.max(1))
         .build();
-    let mut chain = DefaultCredentialsChain::builder()
-        .configure(provider_config)
-        .region(region.clone())
-        .imds_client(imds);
-    if let Some(profile) = &options.profile {
-        chain = chain.profile_name(profile);
-    }
-    let chain = chain.build().await;
-    chain
-        .provide_credentials()
-        .await
-        .map_err(|e| classify_credentials_error(&e, profile))
+    let result = match &options.profile {
+        // A profile named in our config for this registry is what the user
+        // asked for, so it wins over environment keys, unlike AWS_PROFILE.
+        Some(name) => {
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(name)
+                .configure(&provider_config)
+                .build()
+                .provide_credentials()
+                .await
+        }
+        None => {
+            DefaultCredentialsChain::builder()
+                .configure(provider_config)
+                .region(region.clone())
+                .imds_client(imds)
+                .build()
+                .await
+                .provide_credentials()
+                .await
+        }
+    };
+    result.map_err(|e| classify_credentials_error(&e, profile))
 }
 
 fn classify_credentials_error(err: &CredentialsError, profile: &str) -> TokenError {

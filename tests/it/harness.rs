@@ -63,6 +63,11 @@ impl TestEnv {
                 p("aws/credentials"),
             ),
             ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+            // Token-exchange tests count every call; cache tests opt in explicitly.
+            (
+                "DOCKER_CREDENTIAL_ECR_CACHE".to_string(),
+                "none".to_string(),
+            ),
         ];
         for sub in ["home", "config", "cache", "run", "aws"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();

@@ -1,0 +1,111 @@
+//! The fallback backend: one 0600 file per entry in a 0700 directory.
+//!
+//! Used where no keyring works (headless CI, containers, cron). The
+//! directory prefers `$XDG_RUNTIME_DIR`, which is RAM-backed and private to
+//! the user, over the on-disk cache directory. Writes go to a temporary file
+//! that is renamed into place, so a reader sees the old entry or the new
+//! one, never half of either; each entry is its own file, so one corrupt
+//! entry cannot take the others with it (the Go helper deletes its whole
+//! cache file when it cannot parse it).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Backend, BackendError};
+
+/// Tokens as files under `<state dir>/tokens`.
+#[derive(Debug)]
+pub struct FileBackend {
+    dir: PathBuf,
+}
+
+impl FileBackend {
+    /// A backend storing under `dir` (created 0700 on first write).
+    pub fn new(dir: PathBuf) -> FileBackend {
+        FileBackend { dir }
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+}
+
+impl Backend for FileBackend {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        match std::fs::read(self.path(id)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BackendError::io(&self.path(id), e)),
+        }
+    }
+
+    fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
+        super::private_dir(&self.dir).map_err(|e| BackendError::io(&self.dir, e))?;
+        write_atomic(&self.path(id), data)
+    }
+
+    fn remove(&self, id: &str) -> Result<(), BackendError> {
+        match std::fs::remove_file(self.path(id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BackendError::io(&self.path(id), e)),
+        }
+    }
+}
+
+/// Writes `data` to `path` through a 0600 temporary file and a rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), BackendError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| BackendError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_remove_with_private_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = FileBackend::new(dir.path().join("tokens"));
+        assert_eq!(b.load("k").unwrap(), None);
+        b.save("k", b"one").unwrap();
+        b.save("k", b"two").unwrap();
+        assert_eq!(b.load("k").unwrap().as_deref(), Some(&b"two"[..]));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("tokens")), 0o700);
+            assert_eq!(mode(&dir.path().join("tokens/k.json")), 0o600);
+        }
+        b.remove("k").unwrap();
+        b.remove("k").unwrap();
+        assert_eq!(b.load("k").unwrap(), None);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("tokens"))
+            .unwrap()
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

@@ -1,0 +1,632 @@
+//! The token cache: fast hits, one AWS call for many parallel misses, never a stale token.
+//!
+//! ECR throttles GetAuthorizationToken per account and region across a whole
+//! fleet, so caching is a duty, not an optimisation. A hit must be cheap: no
+//! AWS config, no credentials, no TLS — just the key derivation ([`key`]) and
+//! one backend read. A miss takes a per-key file lock, so N concurrent
+//! `get`s from a cold cache make one call and N-1 reads ([`Cache::get`]).
+//!
+//! Secrets live in a [`Backend`] (kernel keyutils, the OS keyring, or 0600
+//! files); a small non-secret index (`meta/`) next to the lock files lets
+//! `list`, `status`, `erase` and pruning work the same on every backend.
+
+pub mod entry;
+pub mod file;
+pub mod key;
+pub mod keyring;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::{debug, warn};
+
+use self::entry::{Entry, Meta, epoch};
+use self::key::CacheKey;
+use crate::token::{AuthToken, TokenError};
+
+/// Selects the backend: `auto`, `keyring`, `keyutils`, `file` or `none`.
+pub const CACHE_ENV: &str = "DOCKER_CREDENTIAL_ECR_CACHE";
+
+/// The Go helper's switch, honoured as `none`.
+pub const GO_DISABLE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
+
+/// Where secrets are kept; each backend maps its native "missing" to `Ok(None)`.
+pub trait Backend {
+    /// Short name for `status` and messages.
+    fn name(&self) -> &'static str;
+    /// The stored bytes for `id`, `None` when there are none.
+    fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Stores `data` for `id`, replacing what was there as one operation.
+    fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError>;
+    /// Removes `id`; removing what is not there succeeds.
+    fn remove(&self, id: &str) -> Result<(), BackendError>;
+}
+
+/// A backend failure; the cache reports it and carries on without caching.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend cannot be used here (no session keyring, no D-Bus, locked keyring…).
+    #[error("{backend} is not usable here: {detail}")]
+    Unavailable {
+        /// Which backend.
+        backend: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The platform store reported an error.
+    #[error("{backend}: {detail}")]
+    Platform {
+        /// Which backend.
+        backend: &'static str,
+        /// What it said.
+        detail: String,
+    },
+}
+
+impl BackendError {
+    fn io(path: &Path, source: std::io::Error) -> BackendError {
+        BackendError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The user's cache choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// The best backend that works here.
+    Auto,
+    /// The OS keyring (Secret Service, Keychain, Credential Manager).
+    Keyring,
+    /// Linux kernel keyutils.
+    Keyutils,
+    /// 0600 files.
+    File,
+    /// No caching.
+    None,
+}
+
+impl Choice {
+    /// Reads `DOCKER_CREDENTIAL_ECR_CACHE` (and the Go helper's disable switch).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Choice, String> {
+        if get(GO_DISABLE_ENV).is_some_and(|v| !v.is_empty()) {
+            return Ok(Choice::None);
+        }
+        match get(CACHE_ENV).as_deref().map(str::trim) {
+            None | Some("") | Some("auto") => Ok(Choice::Auto),
+            Some("keyring") => Ok(Choice::Keyring),
+            Some("keyutils") => Ok(Choice::Keyutils),
+            Some("file") => Ok(Choice::File),
+            Some("none") | Some("off") => Ok(Choice::None),
+            Some(other) => Err(format!(
+                "{CACHE_ENV}={other:?} is not valid: expected auto, keyring, keyutils, file or none"
+            )),
+        }
+    }
+}
+
+/// Our per-user state directory: RAM-backed `$XDG_RUNTIME_DIR` when there is one.
+pub fn state_dir() -> Option<PathBuf> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir());
+    runtime
+        .or_else(dirs::cache_dir)
+        .map(|d| d.join("docker-credential-ecr"))
+}
+
+/// Creates `dir` (and parents) and makes it 0700.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o777 != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// The cache for this run, or `None` when caching is off or nothing works; notes go to the log.
+///
+/// Probing is cheap (a keyutils probe is microseconds; Secret Service is only
+/// tried when a session bus is advertised) and never fails a `get`.
+pub fn open(choice: Choice) -> Option<Cache> {
+    let dir = state_dir()?;
+    let explicit = |result: Result<Box<dyn Backend>, BackendError>| match result {
+        Ok(backend) => Some(Cache::new(backend, dir.clone())),
+        Err(e) => {
+            warn!("{e}; continuing without a token cache");
+            None
+        }
+    };
+    match choice {
+        Choice::None => None,
+        Choice::File => Some(Cache::new(
+            Box::new(file::FileBackend::new(dir.join("tokens"))),
+            dir,
+        )),
+        Choice::Keyutils => explicit(keyring::keyutils()),
+        Choice::Keyring => explicit(keyring::os_keyring()),
+        Choice::Auto => {
+            let found = keyring::keyutils()
+                .map_err(|e| debug!("{e}"))
+                .or_else(|()| keyring::os_keyring().map_err(|e| debug!("{e}")));
+            match found {
+                Ok(backend) => Some(Cache::new(backend, dir)),
+                Err(()) => {
+                    file_hint_once(&dir);
+                    Some(Cache::new(
+                        Box::new(file::FileBackend::new(dir.join("tokens"))),
+                        dir,
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Tells the user, once per state directory, that tokens are kept in files.
+fn file_hint_once(dir: &Path) {
+    let marker = dir.join("file-backend-noted");
+    if marker.exists() {
+        return;
+    }
+    warn!(
+        "no keyring is usable here, so ECR tokens are cached in 0600 files under {} \
+         (set {CACHE_ENV}=none to disable caching; this note is shown once)",
+        dir.join("tokens").display()
+    );
+    if private_dir(dir).is_ok() {
+        let _ = std::fs::write(marker, b"");
+    }
+}
+
+/// How a `get` was served, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// From the cache, no AWS call.
+    Hit,
+    /// Another process refreshed it while we waited for the lock.
+    HitAfterWait,
+    /// We called AWS.
+    Fetched,
+    /// The refresh failed; a still-valid cached token was served.
+    StaleButValid,
+}
+
+/// The token cache over one backend.
+pub struct Cache {
+    backend: Box<dyn Backend>,
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// A cache keeping secrets in `backend` and its index and locks under `dir`.
+    pub fn new(backend: Box<dyn Backend>, dir: PathBuf) -> Cache {
+        Cache { backend, dir }
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    fn meta_path(&self, id: &str) -> PathBuf {
+        self.dir.join("meta").join(format!("{id}.json"))
+    }
+
+    fn lock_path(&self, id: &str) -> PathBuf {
+        self.dir.join("locks").join(format!("{id}.lock"))
+    }
+
+    /// The cached entry for `key`, if readable; corrupt entries are reported and ignored.
+    fn read(&self, key: &CacheKey) -> Option<Entry> {
+        match self.backend.load(&key.id) {
+            Ok(Some(bytes)) => match Entry::decode(&bytes) {
+                Some(entry) => Some(entry),
+                None => {
+                    warn!(
+                        backend = self.backend.name(),
+                        key = %key.id,
+                        "cache entry is corrupt; fetching a new token to replace it"
+                    );
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e) => {
+                warn!("cannot read the token cache: {e}");
+                None
+            }
+        }
+    }
+
+    fn write(&self, key: &CacheKey, entry: &Entry) {
+        if let Err(e) = self.backend.save(&key.id, entry.encode().expose()) {
+            warn!("cannot write the token cache: {e}");
+            return;
+        }
+        let meta = entry.meta(&key.id, self.backend.name());
+        let written = private_dir(&self.dir.join("meta"))
+            .map_err(|e| BackendError::io(&self.dir, e))
+            .and_then(|()| {
+                file::write_atomic(
+                    &self.meta_path(&key.id),
+                    &serde_json::to_vec(&meta).unwrap_or_default(),
+                )
+            });
+        if let Err(e) = written {
+            warn!("cannot write the cache index: {e}");
+        }
+    }
+
+    /// Serves `key` from the cache, or calls `fetch` once for everyone waiting on it.
+    ///
+    /// `wait` bounds how long we queue behind another process's fetch; past
+    /// it we fetch ourselves rather than fail. Backend errors never fail a
+    /// `get`: they are logged and the token is served uncached.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        registry: &str,
+        wait: Duration,
+        fetch: impl FnOnce() -> Result<AuthToken, TokenError>,
+    ) -> Result<(AuthToken, Served), TokenError> {
+        let now = epoch(SystemTime::now());
+        let cached = self.read(key);
+        if let Some(entry) = cached
+            .as_ref()
+            .filter(|e| e.usable(now) && !e.refresh_due(now))
+        {
+            return Ok((entry.token(), Served::Hit));
+        }
+
+        let _lock = self.lock(&key.id, wait);
+        // Someone may have refreshed it while we queued.
+        let now = epoch(SystemTime::now());
+        let cached = if _lock.is_some() {
+            self.read(key)
+        } else {
+            cached
+        };
+        if let Some(entry) = cached
+            .as_ref()
+            .filter(|e| e.usable(now) && !e.refresh_due(now))
+        {
+            return Ok((entry.token(), Served::HitAfterWait));
+        }
+
+        match fetch() {
+            Ok(token) => {
+                match Entry::new(registry, &key.label, &token, SystemTime::now()) {
+                    Some(entry) => {
+                        self.write(key, &entry);
+                        self.prune();
+                    }
+                    None => debug!(%registry, "token has no usable lifetime; not caching it"),
+                }
+                Ok((token, Served::Fetched))
+            }
+            Err(e) => match cached.filter(|c| c.usable(epoch(SystemTime::now()))) {
+                Some(entry) => {
+                    debug!(%registry, error = %e, "refresh failed; serving the cached token, still valid");
+                    Ok((entry.token(), Served::StaleButValid))
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Takes the per-key lock, polling up to `wait`; `None` if it could not be had.
+    fn lock(&self, id: &str, wait: Duration) -> Option<File> {
+        let path = self.lock_path(id);
+        let file = private_dir(&self.dir.join("locks"))
+            .and_then(|()| {
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).truncate(false).write(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options.open(&path)
+            })
+            .map_err(|e| warn!("cannot open lock {}: {e}", path.display()))
+            .ok()?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Some(file),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    debug!(
+                        "waited {wait:?} for another fetch of the same token; fetching ourselves"
+                    );
+                    return None;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    warn!("cannot lock {}: {e}", path.display());
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Every index record, valid or not.
+    pub fn entries(&self) -> Vec<Meta> {
+        let Ok(dir) = std::fs::read_dir(self.dir.join("meta")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Meta> = dir
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect();
+        out.sort_by(|a, b| (&a.registry, &a.identity).cmp(&(&b.registry, &b.identity)));
+        out
+    }
+
+    fn forget(&self, id: &str) {
+        if let Err(e) = self.backend.remove(id) {
+            warn!("cannot remove cached token {id}: {e}");
+        }
+        let _ = std::fs::remove_file(self.meta_path(id));
+        let _ = std::fs::remove_file(self.lock_path(id));
+    }
+
+    /// Removes every identity's token for `registry`; returns how many.
+    pub fn erase(&self, registry: &str) -> usize {
+        let victims: Vec<Meta> = self
+            .entries()
+            .into_iter()
+            .filter(|m| m.registry == registry)
+            .collect();
+        for m in &victims {
+            self.forget(&m.key);
+        }
+        victims.len()
+    }
+
+    /// Drops expired entries, so the cache never grows without bound.
+    pub fn prune(&self) {
+        let now = epoch(SystemTime::now());
+        for m in self.entries().into_iter().filter(|m| m.expires <= now) {
+            debug!(registry = %m.registry, "pruning expired cache entry");
+            self.forget(&m.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::secret::Secret;
+
+    /// An in-memory backend that can be told to fail.
+    #[derive(Clone, Default)]
+    struct Memory {
+        map: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+        broken: bool,
+    }
+
+    impl Backend for Memory {
+        fn name(&self) -> &'static str {
+            "memory"
+        }
+        fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            if self.broken {
+                return Err(BackendError::Platform {
+                    backend: "memory",
+                    detail: "broken".into(),
+                });
+            }
+            Ok(self.map.lock().unwrap().get(id).cloned())
+        }
+        fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
+            if self.broken {
+                return Err(BackendError::Platform {
+                    backend: "memory",
+                    detail: "broken".into(),
+                });
+            }
+            self.map.lock().unwrap().insert(id.into(), data.to_vec());
+            Ok(())
+        }
+        fn remove(&self, id: &str) -> Result<(), BackendError> {
+            self.map.lock().unwrap().remove(id);
+            Ok(())
+        }
+    }
+
+    fn key(id: &str) -> CacheKey {
+        CacheKey {
+            id: id.into(),
+            label: format!("label-{id}"),
+        }
+    }
+
+    fn token(pw: &str, ttl: i64) -> AuthToken {
+        let now = SystemTime::now();
+        AuthToken {
+            username: "AWS".into(),
+            password: Secret::new(pw.into()),
+            expires_at: Some(if ttl >= 0 {
+                now + Duration::from_secs(ttl as u64)
+            } else {
+                now - Duration::from_secs((-ttl) as u64)
+            }),
+        }
+    }
+
+    fn cache(mem: &Memory) -> (Cache, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (
+            Cache::new(Box::new(mem.clone()), dir.path().to_path_buf()),
+            dir,
+        )
+    }
+
+    const W: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn miss_then_hit() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        let calls = Cell::new(0);
+        let fetch = || {
+            calls.set(calls.get() + 1);
+            Ok(token("one", 3600))
+        };
+        let (t, s) = c.get(&key("a"), "h", W, fetch).unwrap();
+        assert_eq!((t.password.expose().as_str(), s), ("one", Served::Fetched));
+        let (t, s) = c.get(&key("a"), "h", W, || unreachable!()).unwrap();
+        assert_eq!((t.password.expose().as_str(), s), ("one", Served::Hit));
+        assert_eq!(calls.get(), 1);
+        assert_eq!(c.entries().len(), 1);
+        assert_eq!(c.entries()[0].identity, "label-a");
+    }
+
+    #[test]
+    fn expired_at_mint_is_returned_not_cached() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        let (t, _) = c.get(&key("a"), "h", W, || Ok(token("old", -10))).unwrap();
+        assert_eq!(t.password.expose(), "old");
+        assert!(c.entries().is_empty());
+        assert!(mem.map.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn failed_refresh_serves_a_valid_token_but_never_an_expired_one() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        let now = epoch(SystemTime::now());
+        // Minted long ago, refresh due, still valid for an hour.
+        let due = Entry {
+            v: 1,
+            registry: "h".into(),
+            identity: "i".into(),
+            username: "AWS".into(),
+            password: Secret::new("cached".into()),
+            minted: now - 10 * 3600,
+            expires: now + 3600,
+        };
+        mem.save("a", due.encode().expose()).unwrap();
+        let denied = || Err(TokenError::EmptyResponse);
+        let (t, s) = c.get(&key("a"), "h", W, denied).unwrap();
+        assert_eq!(
+            (t.password.expose().as_str(), s),
+            ("cached", Served::StaleButValid)
+        );
+
+        let expired = Entry {
+            expires: now - 1,
+            minted: now - 100,
+            ..due
+        };
+        mem.save("a", expired.encode().expose()).unwrap();
+        assert!(
+            c.get(&key("a"), "h", W, || Err(TokenError::EmptyResponse))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn corrupt_entry_is_replaced_and_others_survive() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        c.get(&key("b"), "h2", W, || Ok(token("b", 3600))).unwrap();
+        mem.save("a", b"{garbage").unwrap();
+        let (t, s) = c
+            .get(&key("a"), "h", W, || Ok(token("fresh", 3600)))
+            .unwrap();
+        assert_eq!(
+            (t.password.expose().as_str(), s),
+            ("fresh", Served::Fetched)
+        );
+        let (t, _) = c.get(&key("b"), "h2", W, || unreachable!()).unwrap();
+        assert_eq!(t.password.expose(), "b");
+    }
+
+    #[test]
+    fn a_broken_backend_never_fails_get() {
+        let mem = Memory {
+            broken: true,
+            ..Memory::default()
+        };
+        let (c, _d) = cache(&mem);
+        let (t, s) = c.get(&key("a"), "h", W, || Ok(token("x", 3600))).unwrap();
+        assert_eq!((t.password.expose().as_str(), s), ("x", Served::Fetched));
+    }
+
+    #[test]
+    fn erase_and_prune() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        c.get(&key("a"), "h", W, || Ok(token("a", 3600))).unwrap();
+        c.get(&key("b"), "h", W, || Ok(token("b", 3600))).unwrap();
+        c.get(&key("c"), "other", W, || Ok(token("c", 3600)))
+            .unwrap();
+        assert_eq!(c.erase("h"), 2);
+        assert_eq!(c.entries().len(), 1);
+        assert!(mem.load("a").unwrap().is_none());
+
+        // An index record for an expired token is pruned with its secret.
+        let m = Meta {
+            key: "d".into(),
+            registry: "old".into(),
+            identity: "i".into(),
+            backend: "memory".into(),
+            minted: 1,
+            expires: 2,
+        };
+        file::write_atomic(&c.meta_path("d"), &serde_json::to_vec(&m).unwrap()).unwrap();
+        mem.save("d", b"x").unwrap();
+        c.prune();
+        assert_eq!(c.entries().len(), 1);
+        assert!(mem.load("d").unwrap().is_none());
+    }
+
+    #[test]
+    fn choice_from_env() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Choice::from_env(env(&[])), Ok(Choice::Auto));
+        assert_eq!(
+            Choice::from_env(env(&[(CACHE_ENV, "file")])),
+            Ok(Choice::File)
+        );
+        assert_eq!(
+            Choice::from_env(env(&[(CACHE_ENV, "keyutils")])),
+            Ok(Choice::Keyutils)
+        );
+        assert_eq!(
+            Choice::from_env(env(&[(GO_DISABLE_ENV, "1"), (CACHE_ENV, "file")])),
+            Ok(Choice::None)
+        );
+        assert!(Choice::from_env(env(&[(CACHE_ENV, "redis")])).is_err());
+    }
+}
