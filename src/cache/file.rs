@@ -44,6 +44,9 @@ impl Backend for FileBackend {
     }
 
     fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
+        if let Some(state) = self.dir.parent() {
+            super::private_dir(state).map_err(|e| BackendError::io(state, e))?;
+        }
         super::private_dir(&self.dir).map_err(|e| BackendError::io(&self.dir, e))?;
         write_atomic(&self.path(id), data)
     }

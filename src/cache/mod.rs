@@ -126,9 +126,13 @@ pub fn state_dir() -> Option<PathBuf> {
         .map(|d| d.join("docker-credential-ecr"))
 }
 
-/// Creates `dir` (and parents) and makes it 0700.
+/// Creates `dir` (and any missing parents) 0700, and makes an existing `dir` 0700.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -81,7 +81,7 @@ struct State {
     requests: Vec<Recorded>,
     script: VecDeque<Reply>,
     token_calls: usize,
-    ttl: Duration,
+    ttl_secs: f64,
 }
 
 /// A running fake; it stops with the test process.
@@ -101,7 +101,7 @@ impl FakeAws {
             requests: Vec::new(),
             script: VecDeque::new(),
             token_calls: 0,
-            ttl: Duration::from_secs(12 * 3600),
+            ttl_secs: 12.0 * 3600.0,
         }));
         let fake = FakeAws { url, state };
         let server = fake.clone();
@@ -119,10 +119,9 @@ impl FakeAws {
         self.state.lock().unwrap().script.extend(replies);
     }
 
-    /// Sets the lifetime of the tokens handed out.
-    #[allow(dead_code)]
-    pub fn set_ttl(&self, ttl: Duration) {
-        self.state.lock().unwrap().ttl = ttl;
+    /// Sets the lifetime of the tokens handed out, in seconds (negative: already expired).
+    pub fn set_ttl(&self, secs: f64) {
+        self.state.lock().unwrap().ttl_secs = secs;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -188,7 +187,7 @@ impl FakeAws {
             if matches!(reply, Reply::Token) && target.ends_with(".GetAuthorizationToken") {
                 st.token_calls += 1;
             }
-            (reply, st.token_calls, st.ttl)
+            (reply, st.token_calls, st.ttl_secs)
         };
         let (status, content_type, payload) = match reply {
             Reply::Hang => {
@@ -229,12 +228,12 @@ pub fn password_for(account: &str, n: usize) -> String {
     format!("pw-{account}-{n}")
 }
 
-fn token_json(req: &Recorded, n: usize, ttl: Duration) -> String {
+fn token_json(req: &Recorded, n: usize, ttl_secs: f64) -> String {
     let expires = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-        + ttl.as_secs_f64();
+        + ttl_secs;
     if req.target.starts_with("SpencerFrontendService") {
         let token = b64(&format!("AWS:{}", password_for("public", n)));
         return format!(

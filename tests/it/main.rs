@@ -7,6 +7,7 @@
 mod fake_aws;
 mod harness;
 
+mod cache;
 mod get;
 mod moto;
 mod protocol;
