@@ -10,6 +10,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
 use crate::token::AuthToken;
@@ -18,10 +19,13 @@ use crate::token::AuthToken;
 pub const MAX_SAFETY_MARGIN: Duration = Duration::from_secs(300);
 
 /// A cached token with what `status` and `erase` need to know about it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Only the password goes to the secret backend; everything else lives in the
+/// non-secret index ([`Meta`]), which also carries a fingerprint of the
+/// password so a pairing of one write's index with another's secret (a
+/// reader racing a writer, or a damaged entry) is detected, not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Format version, so a future layout can be told apart.
-    pub v: u32,
     /// The registry host the token is for.
     pub registry: String,
     /// Whose token it is (no secrets), for humans.
@@ -39,6 +43,8 @@ pub struct Entry {
 /// The same entry without the secret: what the metadata index holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
+    /// Format version, so a future layout can be told apart.
+    pub v: u32,
     /// The cache key id.
     pub key: String,
     /// The registry host.
@@ -51,6 +57,16 @@ pub struct Meta {
     pub minted: u64,
     /// When it expires.
     pub expires: u64,
+    /// The basic-auth user name.
+    pub username: String,
+    /// A short hash of the password, to check the secret belongs to this record.
+    pub fingerprint: String,
+}
+
+/// A short, non-reversible tag of a password.
+fn fingerprint(password: &str) -> String {
+    let digest = Sha256::digest(password.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Seconds since the epoch, saturating for clocks before 1970.
@@ -87,7 +103,6 @@ impl Entry {
         let minted = epoch(now);
         let expires = epoch(token.expires_at?);
         usable(minted, expires, minted).then(|| Entry {
-            v: 1,
             registry: registry.to_string(),
             identity: identity.to_string(),
             username: token.username.clone(),
@@ -116,36 +131,35 @@ impl Entry {
         refresh_due(self.minted, self.expires, now)
     }
 
-    /// The serialised form a backend stores; it contains the secret.
-    pub fn encode(&self) -> Secret<Vec<u8>> {
-        let value = serde_json::json!({
-            "v": self.v,
-            "registry": self.registry,
-            "identity": self.identity,
-            "username": self.username,
-            "password": self.password.expose(),
-            "minted": self.minted,
-            "expires": self.expires,
-        });
-        Secret::new(serde_json::to_vec(&value).unwrap_or_default())
-    }
-
-    /// Parses what a backend returned; `None` for anything corrupt or of another version.
-    pub fn decode(bytes: &[u8]) -> Option<Entry> {
-        let entry: Entry = serde_json::from_slice(bytes).ok()?;
-        (entry.v == 1 && !entry.password.expose().is_empty() && entry.expires > entry.minted)
-            .then_some(entry)
+    /// Joins an index record with the secret a backend returned; `None` if they do not belong together.
+    pub fn from_parts(meta: &Meta, secret: &[u8]) -> Option<Entry> {
+        let password = std::str::from_utf8(secret).ok()?;
+        (meta.v == 1
+            && !password.is_empty()
+            && meta.expires > meta.minted
+            && fingerprint(password) == meta.fingerprint)
+            .then(|| Entry {
+                registry: meta.registry.clone(),
+                identity: meta.identity.clone(),
+                username: meta.username.clone(),
+                password: Secret::new(password.to_string()),
+                minted: meta.minted,
+                expires: meta.expires,
+            })
     }
 
     /// The index record for this entry.
     pub fn meta(&self, key: &str, backend: &str) -> Meta {
         Meta {
+            v: 1,
             key: key.to_string(),
             registry: self.registry.clone(),
             identity: self.identity.clone(),
             backend: backend.to_string(),
             minted: self.minted,
             expires: self.expires,
+            username: self.username.clone(),
+            fingerprint: fingerprint(self.password.expose()),
         }
     }
 }
@@ -197,21 +211,21 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_and_corruption() {
+    fn parts_round_trip_and_mismatches_are_rejected() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let e = Entry::new("h", "id", &token(Some(3600), now), now).unwrap();
-        let bytes = e.encode();
-        assert_eq!(Entry::decode(bytes.expose()), Some(e.clone()));
+        let meta = e.meta("k", "file");
+        assert_eq!(Entry::from_parts(&meta, b"pw"), Some(e.clone()));
         assert_eq!(e.token().password.expose(), "pw");
-        for bad in [
-            &b""[..],
-            b"{",
-            b"null",
-            br#"{"v":2}"#,
-            &bytes.expose()[..bytes.expose().len() - 3],
-        ] {
-            assert_eq!(Entry::decode(bad), None);
+        for bad in [&b""[..], b"pw2", b"p", b"\xff"] {
+            assert_eq!(Entry::from_parts(&meta, bad), None);
         }
-        assert!(!format!("{e:?}").contains("pw\""));
+        let v2 = Meta {
+            v: 2,
+            ..meta.clone()
+        };
+        assert_eq!(Entry::from_parts(&v2, b"pw"), None);
+        assert!(!format!("{e:?}").contains("\"pw\""));
+        assert!(!serde_json::to_string(&meta).unwrap().contains("\"pw\""));
     }
 }

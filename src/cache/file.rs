@@ -1,4 +1,4 @@
-//! The fallback backend: one 0600 file per entry in a 0700 directory.
+//! The fallback backend: one 0600 file per token in a 0700 directory.
 //!
 //! Used where no keyring works (headless CI, containers, cron). The
 //! directory prefers `$XDG_RUNTIME_DIR`, which is RAM-backed and private to
@@ -26,7 +26,7 @@ impl FileBackend {
     }
 
     fn path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+        self.dir.join(id)
     }
 }
 
@@ -101,7 +101,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&dir.path().join("tokens")), 0o700);
-            assert_eq!(mode(&dir.path().join("tokens/k.json")), 0o600);
+            assert_eq!(mode(&dir.path().join("tokens/k")), 0o600);
         }
         b.remove("k").unwrap();
         b.remove("k").unwrap();

@@ -237,20 +237,28 @@ impl Cache {
         self.dir.join("locks").join(format!("{id}.lock"))
     }
 
+    fn read_meta(&self, id: &str) -> Option<Meta> {
+        let bytes = std::fs::read(self.meta_path(id)).ok()?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| warn!(key = %id, "cache index record is corrupt ({e}); fetching a new token to replace it"))
+            .ok()
+    }
+
     /// The cached entry for `key`, if readable; corrupt entries are reported and ignored.
     fn read(&self, key: &CacheKey) -> Option<Entry> {
+        let meta = self.read_meta(&key.id)?;
         match self.backend.load(&key.id) {
-            Ok(Some(bytes)) => match Entry::decode(&bytes) {
-                Some(entry) => Some(entry),
-                None => {
+            Ok(Some(secret)) => {
+                let entry = Entry::from_parts(&meta, &secret);
+                if entry.is_none() {
                     warn!(
                         backend = self.backend.name(),
                         key = %key.id,
-                        "cache entry is corrupt; fetching a new token to replace it"
+                        "cached token does not match its index record (corrupt, or being replaced); fetching anew"
                     );
-                    None
                 }
-            },
+                entry
+            }
             Ok(None) => None,
             Err(e) => {
                 warn!("cannot read the token cache: {e}");
@@ -260,7 +268,10 @@ impl Cache {
     }
 
     fn write(&self, key: &CacheKey, entry: &Entry) {
-        if let Err(e) = self.backend.save(&key.id, entry.encode().expose()) {
+        if let Err(e) = self
+            .backend
+            .save(&key.id, entry.password.expose().as_bytes())
+        {
             warn!("cannot write the token cache: {e}");
             return;
         }
@@ -524,7 +535,6 @@ mod tests {
         let now = epoch(SystemTime::now());
         // Minted long ago, refresh due, still valid for an hour.
         let due = Entry {
-            v: 1,
             registry: "h".into(),
             identity: "i".into(),
             username: "AWS".into(),
@@ -532,7 +542,7 @@ mod tests {
             minted: now - 10 * 3600,
             expires: now + 3600,
         };
-        mem.save("a", due.encode().expose()).unwrap();
+        c.write(&key("a"), &due);
         let denied = || Err(TokenError::EmptyResponse);
         let (t, s) = c.get(&key("a"), "h", W, denied).unwrap();
         assert_eq!(
@@ -545,7 +555,7 @@ mod tests {
             minted: now - 100,
             ..due
         };
-        mem.save("a", expired.encode().expose()).unwrap();
+        c.write(&key("a"), &expired);
         assert!(
             c.get(&key("a"), "h", W, || Err(TokenError::EmptyResponse))
                 .is_err()
@@ -556,6 +566,7 @@ mod tests {
     fn corrupt_entry_is_replaced_and_others_survive() {
         let mem = Memory::default();
         let (c, _d) = cache(&mem);
+        c.get(&key("a"), "h", W, || Ok(token("a", 3600))).unwrap();
         c.get(&key("b"), "h2", W, || Ok(token("b", 3600))).unwrap();
         mem.save("a", b"{garbage").unwrap();
         let (t, s) = c
@@ -564,6 +575,16 @@ mod tests {
         assert_eq!(
             (t.password.expose().as_str(), s),
             ("fresh", Served::Fetched)
+        );
+        let (t, _) = c.get(&key("a"), "h", W, || unreachable!()).unwrap();
+        assert_eq!(t.password.expose(), "fresh");
+        std::fs::write(c.meta_path("a"), b"{\"v\":").unwrap();
+        let (t, s) = c
+            .get(&key("a"), "h", W, || Ok(token("again", 3600)))
+            .unwrap();
+        assert_eq!(
+            (t.password.expose().as_str(), s),
+            ("again", Served::Fetched)
         );
         let (t, _) = c.get(&key("b"), "h2", W, || unreachable!()).unwrap();
         assert_eq!(t.password.expose(), "b");
@@ -594,12 +615,15 @@ mod tests {
 
         // An index record for an expired token is pruned with its secret.
         let m = Meta {
+            v: 1,
             key: "d".into(),
             registry: "old".into(),
             identity: "i".into(),
             backend: "memory".into(),
             minted: 1,
             expires: 2,
+            username: "AWS".into(),
+            fingerprint: "00".into(),
         };
         file::write_atomic(&c.meta_path("d"), &serde_json::to_vec(&m).unwrap()).unwrap();
         mem.save("d", b"x").unwrap();

@@ -151,24 +151,36 @@ fn a_corrupt_entry_is_replaced_and_others_are_kept() {
     let (env, fake) = file_cache_env();
     env.get(HOST).secret(HOST);
     env.get("public.ecr.aws").secret("public.ecr.aws");
-    let tokens = env.path("run/docker-credential-ecr/tokens");
-    let files: Vec<_> = std::fs::read_dir(&tokens)
+    let state = env.path("run/docker-credential-ecr");
+    // Find the private registry's key through the index, then damage its token.
+    let meta = std::fs::read_dir(state.join("meta"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .collect();
-    assert_eq!(files.len(), 2);
-    // Corrupt the private registry's entry (the one whose content names HOST).
-    let victim = files
-        .iter()
         .find(|p| std::fs::read_to_string(p).unwrap().contains(HOST))
         .unwrap();
-    std::fs::write(victim, "{\"v\":1,\"registry\":").unwrap();
+    let key = meta.file_stem().unwrap().to_str().unwrap().to_string();
+    let token = state.join("tokens").join(&key);
+    std::fs::write(&token, "garbage\u{0}").unwrap();
     let secret = env.get(HOST).secret(HOST);
     assert_eq!(secret, password_for("123456789012", 3));
+    assert_eq!(
+        std::fs::read_to_string(&token).unwrap(),
+        secret,
+        "entry replaced"
+    );
+
+    // A damaged index record is replaced the same way.
+    std::fs::write(&meta, "{\"v\":1,").unwrap();
+    let again = env.get(HOST).secret(HOST);
+    assert_eq!(again, password_for("123456789012", 4));
+
     env.get("public.ecr.aws").secret("public.ecr.aws");
-    assert_eq!(fake.token_requests().len(), 3, "public entry survived");
-    assert!(std::fs::read_to_string(victim).unwrap().contains(&secret));
+    assert_eq!(
+        fake.token_requests().len(),
+        4,
+        "the public entry survived both"
+    );
 }
 
 #[test]
