@@ -118,6 +118,19 @@ impl TestEnv {
         cmd
     }
 
+    /// `sh -c script` with this environment and `$BIN` naming the helper.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub fn shell(&self, wrapper: &[&str], script: &str) -> Command {
+        let (program, args) = wrapper.split_first().expect("a wrapper command");
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .args(["sh", "-c", script])
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .env("BIN", BIN);
+        cmd
+    }
+
     pub fn run(&self, args: &[&str], stdin: &str) -> Run {
         run_command(self.command(args), stdin)
     }

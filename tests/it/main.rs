@@ -7,6 +7,8 @@
 mod fake_aws;
 mod harness;
 
+#[cfg(target_os = "linux")]
+mod backends;
 mod cache;
 mod get;
 mod moto;
