@@ -200,13 +200,11 @@ mod keyutils {
         };
         let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
             .map_err(|e| unavailable(format!("no session keyring ({e:?})")))?;
-        if let Ok(user_session) = KeyRing::from_special_id(KeyRingIdentifier::UserSession, false) {
-            if user_session == session {
-                return Err(unavailable(
-                    "no session keyring of our own (not in a login session or `keyctl session`)"
-                        .into(),
-                ));
-            }
+        let user_session = KeyRing::from_special_id(KeyRingIdentifier::UserSession, false);
+        if user_session.is_ok_and(|us| us == session) {
+            return Err(unavailable(
+                "no session keyring of our own (not in a login session or `keyctl session`)".into(),
+            ));
         }
         let store =
             linux_keyutils_keyring_store::Store::new().map_err(|e| unavailable(e.to_string()))?;
