@@ -11,6 +11,8 @@
 //! the decoded bytes (3/4 of the size), which keeps a token under Windows
 //! Credential Manager's 2560-byte limit and stretches keyutils' per-user quota.
 
+use std::time::Duration;
+
 use super::{Backend, BackendError};
 
 /// The service name under which every entry is filed.
@@ -58,7 +60,7 @@ fn platform(backend: &'static str, e: impl std::fmt::Display) -> BackendError {
     }
 }
 
-/// The OS keyring through `keyring::Entry` (the platform's default store).
+/// The OS keyring through the `keyring` crate's platform store.
 struct OsKeyring;
 
 /// What the OS keyring is called in messages and `status`.
@@ -70,10 +72,57 @@ const OS_KEYRING_NAME: &str = if cfg!(target_os = "macos") {
     "secret-service"
 };
 
+/// How long one OS keyring operation may take. Secret Service calls have no
+/// timeout of their own and block forever on a stuck provider; a `get` must not.
+const OS_KEYRING_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Runs `op` on its own thread and gives up after [`OS_KEYRING_DEADLINE`].
+fn with_deadline<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, BackendError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("keyring-op".into())
+        .spawn(move || {
+            let _ = tx.send(op());
+        })
+        .map_err(|e| platform(OS_KEYRING_NAME, e))?;
+    rx.recv_timeout(OS_KEYRING_DEADLINE).unwrap_or_else(|_| {
+        Err(BackendError::Unavailable {
+            backend: OS_KEYRING_NAME,
+            detail: format!("no answer within {OS_KEYRING_DEADLINE:?}"),
+        })
+    })
+}
+
 impl OsKeyring {
-    fn entry(id: &str) -> Result<keyring::Entry, BackendError> {
-        keyring::Entry::new(SERVICE, id).map_err(|e| platform(OS_KEYRING_NAME, e))
+    fn entry(id: &str) -> Result<keyring_core::Entry, BackendError> {
+        // On Windows, keep the token on this machine: the default "Enterprise"
+        // persistence would roam a 12-hour bearer token with the user profile.
+        #[cfg(windows)]
+        {
+            keyring::Entry::store_status()
+                .as_ref()
+                .map_err(|e| platform(OS_KEYRING_NAME, e))?;
+            let modifiers = std::collections::HashMap::from([("persistence", "Local")]);
+            keyring_core::Entry::new_with_modifiers(SERVICE, id, &modifiers)
+                .map_err(|e| platform(OS_KEYRING_NAME, e))
+        }
+        #[cfg(not(windows))]
+        keyring::Entry::new(SERVICE, id)
+            .map(|e| e.inner)
+            .map_err(|e| platform(OS_KEYRING_NAME, e))
     }
+}
+
+/// Deletes every item an ambiguous lookup returned (duplicates someone else made).
+fn delete_all(entries: Vec<keyring_core::Entry>) -> Result<(), BackendError> {
+    for entry in entries {
+        entry
+            .delete_credential()
+            .map_err(|e| platform(OS_KEYRING_NAME, e))?;
+    }
+    Ok(())
 }
 
 impl Backend for OsKeyring {
@@ -82,57 +131,78 @@ impl Backend for OsKeyring {
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        match OsKeyring::entry(id)?.get_secret() {
+        let id = id.to_string();
+        with_deadline(move || match OsKeyring::entry(&id)?.get_secret() {
             Ok(stored) => Ok(unpack(&stored)),
-            Err(keyring::Error::NoEntry) => Ok(None),
+            // Duplicates are a miss; the next save clears them.
+            Err(keyring_core::Error::NoEntry | keyring_core::Error::Ambiguous(_)) => Ok(None),
             Err(e) => Err(platform(OS_KEYRING_NAME, e)),
-        }
+        })
     }
 
     fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
-        OsKeyring::entry(id)?
-            .set_secret(&pack(data))
+        let (id, packed) = (id.to_string(), pack(data));
+        with_deadline(move || {
+            let entry = OsKeyring::entry(&id)?;
+            match entry.set_secret(&packed) {
+                Err(keyring_core::Error::Ambiguous(all)) => {
+                    delete_all(all)?;
+                    entry.set_secret(&packed)
+                }
+                other => other,
+            }
             .map_err(|e| platform(OS_KEYRING_NAME, e))
+        })
     }
 
     fn remove(&self, id: &str) -> Result<(), BackendError> {
-        match OsKeyring::entry(id)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        let id = id.to_string();
+        with_deadline(move || match OsKeyring::entry(&id)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(keyring_core::Error::Ambiguous(all)) => delete_all(all),
             Err(e) => Err(platform(OS_KEYRING_NAME, e)),
-        }
+        })
     }
 }
 
 /// The OS keyring, if it can be reached (and, on Linux, is unlocked) right now.
 pub fn os_keyring() -> Result<Box<dyn super::Backend>, BackendError> {
-    let unavailable = |detail: String| BackendError::Unavailable {
-        backend: OS_KEYRING_NAME,
-        detail,
-    };
     #[cfg(target_os = "linux")]
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty()) {
         // Without this the D-Bus library would try to autolaunch a bus.
-        return Err(unavailable(
-            "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
-        ));
+        return Err(BackendError::Unavailable {
+            backend: OS_KEYRING_NAME,
+            detail: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
+        });
     }
-    if let Err(e) = keyring::Entry::store_status() {
-        return Err(unavailable(e.to_string()));
-    }
-    // A locked Secret Service collection still answers "no such item" to a
-    // lookup but refuses to read or write one. So: reading our probe item
-    // proves the collection is unlocked; if it does not exist yet, writing it
-    // proves the same and makes the next probe a single read.
-    #[cfg(target_os = "linux")]
-    {
-        let probe = OsKeyring::entry("probe")?;
-        let locked = |e: keyring::Error| unavailable(format!("{e} (is the keyring locked?)"));
-        match probe.get_secret() {
-            Ok(_) => {}
-            Err(keyring::Error::NoEntry) => probe.set_secret(&pack(b"ok")).map_err(locked)?,
-            Err(e) => return Err(locked(e)),
+    with_deadline(|| {
+        if let Err(e) = keyring::Entry::store_status() {
+            return Err(BackendError::Unavailable {
+                backend: OS_KEYRING_NAME,
+                detail: e.to_string(),
+            });
         }
-    }
+        // A locked Secret Service collection still answers "no such item" to a
+        // lookup but refuses to read or write one. So: reading our probe item
+        // proves the collection is unlocked; if it does not exist yet, writing it
+        // proves the same and makes the next probe a single read.
+        #[cfg(target_os = "linux")]
+        {
+            let probe = OsKeyring::entry("probe")?;
+            let locked = |e: keyring_core::Error| BackendError::Unavailable {
+                backend: OS_KEYRING_NAME,
+                detail: format!("{e} (is the keyring locked?)"),
+            };
+            match probe.get_secret() {
+                Ok(_) => {}
+                Err(keyring_core::Error::NoEntry) => {
+                    probe.set_secret(&pack(b"ok")).map_err(locked)?
+                }
+                Err(e) => return Err(locked(e)),
+            }
+        }
+        Ok(())
+    })?;
     Ok(Box::new(OsKeyring))
 }
 

@@ -237,3 +237,33 @@ fn in_session_keyring() -> bool {
         _ => false,
     }
 }
+
+#[test]
+fn a_stuck_secret_service_cannot_stall_get() {
+    if !tools_present(
+        "stuck Secret Service",
+        &["dbus-run-session", "gnome-keyring-daemon", "dbus-send"],
+        "apt-get install dbus gnome-keyring",
+    ) {
+        return;
+    }
+    let fake = FakeAws::start();
+    let env = env_for(&fake, "keyring");
+    // Freeze this session's keyring daemon (found through the bus, not by name:
+    // other tests run their own), then ask for a token.
+    let script = r#"
+        set -e
+        echo -n test-password | gnome-keyring-daemon --unlock --components=secrets > /dev/null
+        printf %s "$HOST" | "$BIN" get > /dev/null
+        pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
+              org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets \
+              | awk '/uint32/ {print $2}')
+        kill -STOP "$pid"
+        printf %s "$HOST" | DOCKER_CREDENTIAL_ECR_LOG=warn "$BIN" get
+        kill -CONT "$pid"
+        "#;
+    let run = run_command(env.shell(&["dbus-run-session", "--"], script), "");
+    assert!(run.success, "stdout={} stderr={}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("\"Secret\""), "{}", run.stdout);
+    assert!(run.stderr.contains("no answer within"), "{}", run.stderr);
+}
