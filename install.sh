@@ -12,6 +12,7 @@ set -eu
 PREFIX=${PREFIX:-"$HOME/.local"}
 PROFILE=release
 CONFIGURE=""
+STATIC=1
 
 usage() {
     cat <<USAGE
@@ -22,6 +23,12 @@ Usage: ./install.sh [--prefix DIR] [--configure HOST]... [--profile release|dev]
                     config.json (\$DOCKER_CONFIG or ~/.docker); repeatable
   --profile NAME    cargo profile to build (default: release; CI uses dev to
                     reuse its test build)
+  --dynamic         on Linux/glibc, link dynamically instead of statically
+
+On Linux with glibc the release build is linked statically and not as PIE:
+'get' runs thousands of times a day and this halves its start-up (no dynamic
+loader, no relocations). Host names are still resolved through /etc/hosts and
+DNS (built into glibc >= 2.34); use --dynamic if you rely on other NSS modules.
 USAGE
 }
 
@@ -33,6 +40,7 @@ while [ $# -gt 0 ]; do
         --configure=*) CONFIGURE="$CONFIGURE ${1#--configure=}"; shift ;;
         --profile) PROFILE=${2:?--profile needs a name}; shift 2 ;;
         --profile=*) PROFILE=${1#--profile=}; shift ;;
+        --dynamic) STATIC=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -50,8 +58,17 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 cd "$(dirname "$0")"
-echo "==> building docker-credential-ecr ($PROFILE)"
-cargo build --locked --profile "$PROFILE" --bin docker-credential-ecr
+HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+if [ "$PROFILE" = release ] && [ "$STATIC" = 1 ] && case "$HOST_TRIPLE" in *-linux-gnu) true ;; *) false ;; esac; then
+    # An explicit --target keeps these flags off build scripts and proc macros.
+    echo "==> building docker-credential-ecr ($PROFILE, static, $HOST_TRIPLE)"
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
+        cargo build --locked --profile "$PROFILE" --target "$HOST_TRIPLE" --bin docker-credential-ecr
+    OUT="$HOST_TRIPLE/$OUT"
+else
+    echo "==> building docker-credential-ecr ($PROFILE)"
+    cargo build --locked --profile "$PROFILE" --bin docker-credential-ecr
+fi
 
 BIN_DIR="$PREFIX/bin"
 mkdir -p "$BIN_DIR"
