@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::one_line;
 use crate::protocol::canonical_host;
 use crate::registry::{self, EcrRegistry};
 
@@ -279,10 +280,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Shell-style glob on host names: `*` matches any run of characters, `?` one character.

@@ -26,6 +26,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tracing::debug;
 
 use super::{AuthToken, FetchOptions, TokenError, TokenSource, decode_authorization_token};
+use crate::one_line;
 use crate::registry::{EcrRegistry, RegistryKind};
 
 /// Session name used when assuming a role from our config file, visible in CloudTrail.
@@ -424,11 +425,6 @@ impl<E: std::error::Error + ?Sized> std::fmt::Display for ErrorChain<'_, E> {
         }
         Ok(())
     }
-}
-
-/// Error chains from the SDK may span lines; our stderr contract is one line.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
