@@ -134,16 +134,12 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             registries,
             docker_config,
         } => configure(&registries, docker_config),
-        Action::Version => Answer {
-            stdout: format!(
-                "{} ({}) {}\n",
-                program,
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION")
-            ),
-            stderr: Vec::new(),
-            success: true,
-        },
+        Action::Version => Answer::ok(format!(
+            "{} ({}) {}\n",
+            program,
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION")
+        )),
     }
 }
 
@@ -172,20 +168,16 @@ fn configure(registries: &[String], path: Option<std::path::PathBuf>) -> Answer 
         return failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
     };
     match crate::docker_config::add_cred_helpers(&path, &hosts) {
-        Ok(changed) => Answer {
-            stdout: format!(
-                "{} {}: credHelpers for {} -> docker-credential-ecr\n",
-                if changed {
-                    "updated"
-                } else {
-                    "already configured"
-                },
-                path.display(),
-                hosts.join(", ")
-            ),
-            stderr: Vec::new(),
-            success: true,
-        },
+        Ok(changed) => Answer::ok(format!(
+            "{} {}: credHelpers for {} -> docker-credential-ecr\n",
+            if changed {
+                "updated"
+            } else {
+                "already configured"
+            },
+            path.display(),
+            hosts.join(", ")
+        )),
         Err(e) => failed(e.to_string()),
     }
 }
@@ -194,11 +186,7 @@ fn with_stdin(action: impl FnOnce(&[u8]) -> Answer) -> Answer {
     let mut input = Vec::new();
     match io::stdin().lock().take(MAX_STDIN).read_to_end(&mut input) {
         Ok(_) => action(&input),
-        Err(e) => Answer {
-            stdout: format!("cannot read stdin: {e}\n"),
-            stderr: vec![format!("cannot read stdin: {e}")],
-            success: false,
-        },
+        Err(e) => Answer::error(format!("cannot read stdin: {e}")),
     }
 }
 

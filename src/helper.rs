@@ -36,7 +36,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ok(stdout: impl Into<String>) -> Answer {
+    /// Success with `stdout` as the whole output.
+    pub fn ok(stdout: impl Into<String>) -> Answer {
         Answer {
             stdout: stdout.into(),
             stderr: Vec::new(),
@@ -54,7 +55,7 @@ impl Answer {
     }
 
     /// A protocol error: the message on stdout (where clients read it) and on stderr.
-    fn error(message: String) -> Answer {
+    pub fn error(message: String) -> Answer {
         Answer {
             stdout: format!("{message}\n"),
             stderr: vec![message],
@@ -127,6 +128,7 @@ impl Helper<'_> {
             Err(e) => return Answer::not_found(Some(format!("{host}: {e}"))),
         };
         let settings = config.settings_for(&host, &registry);
+        let key = cache_key(&registry, &settings, self.inputs);
         let options = FetchOptions {
             profile: settings.profile,
             role_arn: settings.role_arn,
@@ -134,7 +136,6 @@ impl Helper<'_> {
             imds_timeout: limits.imds_timeout,
             imds_attempts: limits.imds_attempts,
         };
-        let key = cache_key(&registry, &settings_for_key(&options), self.inputs);
         let fetch = || {
             debug!(?registry, ?options, "fetching token");
             self.source.fetch(&registry, &options)
@@ -268,14 +269,6 @@ impl Helper<'_> {
             ));
         }
         Answer::ok(out)
-    }
-}
-
-/// The cache key depends on the profile and role the fetch will really use.
-fn settings_for_key(options: &FetchOptions) -> crate::config::RegistrySettings {
-    crate::config::RegistrySettings {
-        profile: options.profile.clone(),
-        role_arn: options.role_arn.clone(),
     }
 }
 

@@ -65,23 +65,21 @@ impl TokenSource for AwsTokenSource {
 }
 
 fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
-    {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(TokenError::Runtime)?;
-        let result = runtime.block_on(async {
-            tokio::time::timeout(options.timeout, fetch(registry, options))
-                .await
-                .unwrap_or(Err(TokenError::TimedOut {
-                    after: options.timeout,
-                }))
-        });
-        // A credential_process or socket stuck past the deadline must not hold us here.
-        runtime.shutdown_timeout(Duration::from_millis(50));
-        result
-    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(TokenError::Runtime)?;
+    let result = runtime.block_on(async {
+        tokio::time::timeout(options.timeout, fetch(registry, options))
+            .await
+            .unwrap_or(Err(TokenError::TimedOut {
+                after: options.timeout,
+            }))
+    });
+    // A credential_process or socket stuck past the deadline must not hold us here.
+    runtime.shutdown_timeout(Duration::from_millis(50));
+    result
 }
 
 async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
