@@ -115,12 +115,53 @@ impl OsKeyring {
     }
 }
 
-/// Deletes every item an ambiguous lookup returned (duplicates someone else made).
-fn delete_all(entries: Vec<keyring_core::Entry>) -> Result<(), BackendError> {
+/// Reads a packed secret; a missing item, or duplicates someone else made, is a miss.
+fn entry_load(
+    backend: &'static str,
+    entry: &keyring_core::Entry,
+) -> Result<Option<Vec<u8>>, BackendError> {
+    match entry.get_secret() {
+        Ok(stored) => Ok(unpack(&stored)),
+        // Duplicates are a miss; the next save clears them.
+        Err(keyring_core::Error::NoEntry | keyring_core::Error::Ambiguous(_)) => Ok(None),
+        Err(e) => Err(platform(backend, e)),
+    }
+}
+
+/// Stores a packed secret, clearing duplicates first if the store reports them.
+fn entry_save(
+    backend: &'static str,
+    entry: &keyring_core::Entry,
+    data: &[u8],
+) -> Result<(), BackendError> {
+    let packed = pack(data);
+    match entry.set_secret(&packed) {
+        Err(keyring_core::Error::Ambiguous(all)) => {
+            delete_all(backend, all)?;
+            entry.set_secret(&packed)
+        }
+        other => other,
+    }
+    .map_err(|e| platform(backend, e))
+}
+
+/// Removes an item; removing what is not there succeeds.
+fn entry_remove(backend: &'static str, entry: &keyring_core::Entry) -> Result<(), BackendError> {
+    match entry.delete_credential() {
+        Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+        Err(keyring_core::Error::Ambiguous(all)) => delete_all(backend, all),
+        Err(e) => Err(platform(backend, e)),
+    }
+}
+
+fn delete_all(
+    backend: &'static str,
+    entries: Vec<keyring_core::Entry>,
+) -> Result<(), BackendError> {
     for entry in entries {
         entry
             .delete_credential()
-            .map_err(|e| platform(OS_KEYRING_NAME, e))?;
+            .map_err(|e| platform(backend, e))?;
     }
     Ok(())
 }
@@ -132,36 +173,17 @@ impl Backend for OsKeyring {
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
         let id = id.to_string();
-        with_deadline(move || match OsKeyring::entry(&id)?.get_secret() {
-            Ok(stored) => Ok(unpack(&stored)),
-            // Duplicates are a miss; the next save clears them.
-            Err(keyring_core::Error::NoEntry | keyring_core::Error::Ambiguous(_)) => Ok(None),
-            Err(e) => Err(platform(OS_KEYRING_NAME, e)),
-        })
+        with_deadline(move || entry_load(OS_KEYRING_NAME, &OsKeyring::entry(&id)?))
     }
 
     fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
-        let (id, packed) = (id.to_string(), pack(data));
-        with_deadline(move || {
-            let entry = OsKeyring::entry(&id)?;
-            match entry.set_secret(&packed) {
-                Err(keyring_core::Error::Ambiguous(all)) => {
-                    delete_all(all)?;
-                    entry.set_secret(&packed)
-                }
-                other => other,
-            }
-            .map_err(|e| platform(OS_KEYRING_NAME, e))
-        })
+        let (id, data) = (id.to_string(), data.to_vec());
+        with_deadline(move || entry_save(OS_KEYRING_NAME, &OsKeyring::entry(&id)?, &data))
     }
 
     fn remove(&self, id: &str) -> Result<(), BackendError> {
         let id = id.to_string();
-        with_deadline(move || match OsKeyring::entry(&id)?.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(keyring_core::Error::Ambiguous(all)) => delete_all(all),
-            Err(e) => Err(platform(OS_KEYRING_NAME, e)),
-        })
+        with_deadline(move || entry_remove(OS_KEYRING_NAME, &OsKeyring::entry(&id)?))
     }
 }
 
@@ -212,7 +234,7 @@ mod keyutils {
 
     use keyring_core::CredentialStore;
 
-    use super::{BackendError, pack, platform, unpack};
+    use super::{BackendError, entry_load, entry_remove, entry_save, platform};
     use crate::cache::Backend;
 
     const NAME: &str = "keyutils";
@@ -236,24 +258,15 @@ mod keyutils {
         }
 
         fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
-            match self.entry(id)?.get_secret() {
-                Ok(stored) => Ok(unpack(&stored)),
-                Err(keyring_core::Error::NoEntry) => Ok(None),
-                Err(e) => Err(platform(NAME, e)),
-            }
+            entry_load(NAME, &self.entry(id)?)
         }
 
         fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
-            self.entry(id)?
-                .set_secret(&pack(data))
-                .map_err(|e| platform(NAME, e))
+            entry_save(NAME, &self.entry(id)?, data)
         }
 
         fn remove(&self, id: &str) -> Result<(), BackendError> {
-            match self.entry(id)?.delete_credential() {
-                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-                Err(e) => Err(platform(NAME, e)),
-            }
+            entry_remove(NAME, &self.entry(id)?)
         }
     }
 
