@@ -70,12 +70,7 @@ pub fn with_cred_helpers(
             Err(e) => {
                 return Err(DockerConfigError::Unparsable {
                     path: path.to_path_buf(),
-                    detail: format!(
-                        "line {}, column {}: {}",
-                        e.line(),
-                        e.column(),
-                        e.classify_text()
-                    ),
+                    detail: crate::json_error(&e),
                 });
             }
         },
@@ -101,21 +96,6 @@ pub fn with_cred_helpers(
     let mut text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
     text.push('\n');
     Ok(Some(text))
-}
-
-trait ClassifyText {
-    fn classify_text(&self) -> &'static str;
-}
-
-impl ClassifyText for serde_json::Error {
-    fn classify_text(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Eof => "unexpected end of file",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Io => "read error",
-        }
-    }
 }
 
 /// Adds our entries to the config at `path`; returns whether the file changed.

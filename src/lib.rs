@@ -39,3 +39,15 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Describes a JSON parse error by kind and position only: serde's own text can
+/// quote the offending value, which in a `store` request is the secret.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "the JSON ends early or the input is empty",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "a value has the wrong type",
+        serde_json::error::Category::Io => "it could not be read",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}

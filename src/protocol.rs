@@ -158,16 +158,9 @@ pub struct StoreRequest {
 /// Parses and validates a `store` request the way docker-credential-helpers does.
 pub fn parse_store_request(stdin: &[u8]) -> Result<StoreRequest, ProtocolError> {
     let req: StoreRequest = serde_json::from_slice(stdin).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "the JSON object ends early or stdin is empty",
-            serde_json::error::Category::Syntax => "not valid JSON",
-            serde_json::error::Category::Data => "a field has the wrong type",
-            serde_json::error::Category::Io => "it could not be read",
-        };
         ProtocolError::InvalidStoreRequest(format!(
-            "{what} (line {}, column {}); expected {{\"ServerURL\":…,\"Username\":…,\"Secret\":…}}",
-            e.line(),
-            e.column()
+            "{}; expected {{\"ServerURL\":…,\"Username\":…,\"Secret\":…}}",
+            crate::json_error(&e)
         ))
     })?;
     if req.server_url.trim().is_empty() {
