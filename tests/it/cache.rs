@@ -256,22 +256,26 @@ fn expired_entries_are_pruned() {
 #[test]
 fn auto_falls_back_to_files_with_a_one_time_hint() {
     let (mut env, _fake) = file_cache_env();
-    env.set("DOCKER_CREDENTIAL_ECR_CACHE", "auto")
-        .unset("DBUS_SESSION_BUS_ADDRESS");
-    // Outside a kernel session keyring and without D-Bus, auto means files.
-    if std::env::var_os("KEYCTL_SESSION_UNDER_TEST").is_some() {
-        return;
-    }
+    // The harness clears the environment, so there is no D-Bus session bus:
+    // auto picks keyutils if this test has a login session keyring, else files.
+    env.set("DOCKER_CREDENTIAL_ECR_CACHE", "auto");
     let first = env.get(HOST);
     first.secret(HOST);
-    if first.stderr.is_empty() {
-        // A usable keyring was found (e.g. a developer's desktop session): no hint is due.
-        return;
+    let status = env.run(&["status", "--json"], "");
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    match v["backend"].as_str() {
+        Some("file") => {
+            assert!(first.stderr.contains("0600 files"), "{}", first.stderr);
+            let second = env.get(HOST);
+            second.secret(HOST);
+            assert_eq!(second.stderr, "", "the hint is shown once");
+        }
+        Some("keyutils") => {
+            assert_eq!(first.stderr, "", "no hint when a keyring is used");
+            eprintln!("SKIPPED the file-hint half: this test runs in a login session keyring");
+        }
+        other => panic!("auto picked {other:?}; expected file or keyutils without D-Bus"),
     }
-    assert!(first.stderr.contains("0600 files"), "{}", first.stderr);
-    let second = env.get(HOST);
-    second.secret(HOST);
-    assert_eq!(second.stderr, "", "the hint is shown once");
 }
 
 #[test]

@@ -63,7 +63,6 @@ impl Recorded {
 
 /// How the fake answers one request.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
 pub enum Reply {
     /// A valid token, `pw-<account>-<n>` where n counts token calls, expiring after `ttl`.
     Token,
