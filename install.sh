@@ -25,7 +25,7 @@ Usage: ./install.sh [--prefix DIR] [--configure HOST]... [--profile release|dev]
                     reuse its test build)
   --dynamic         on Linux/glibc, link dynamically instead of statically
 
-On Linux with glibc the release build is linked statically and not as PIE:
+On Linux with glibc the binary is linked statically and not as PIE:
 'get' runs thousands of times a day and this halves its start-up (no dynamic
 loader, no relocations). Host names are still resolved through /etc/hosts and
 DNS (built into glibc >= 2.34); use --dynamic if you rely on other NSS modules.
@@ -59,7 +59,7 @@ fi
 
 cd "$(dirname "$0")"
 HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-if [ "$PROFILE" = release ] && [ "$STATIC" = 1 ] && case "$HOST_TRIPLE" in *-linux-gnu) true ;; *) false ;; esac; then
+if [ "$STATIC" = 1 ] && case "$HOST_TRIPLE" in *-linux-gnu) true ;; *) false ;; esac; then
     # An explicit --target keeps these flags off build scripts and proc macros.
     echo "==> building docker-credential-ecr ($PROFILE, static, $HOST_TRIPLE)"
     RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
