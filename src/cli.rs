@@ -61,6 +61,29 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
+    /// Run the token daemon in the foreground (for systemd or launchd), or manage a running one.
+    ///
+    /// `get` starts one in the background by itself when none is running
+    /// (DOCKER_CREDENTIAL_ECR_DAEMON=off disables that).
+    Daemon {
+        #[command(subcommand)]
+        action: Option<DaemonAction>,
+        /// Exit after this many seconds without requests; 0 = never [default: $DOCKER_CREDENTIAL_ECR_DAEMON_IDLE or 3600].
+        #[arg(long, value_name = "SECS", global = true)]
+        idle_timeout: Option<u64>,
+        /// The socket [default: $DOCKER_CREDENTIAL_ECR_SOCKET or $XDG_RUNTIME_DIR/docker-credential-ecr/daemon.sock].
+        #[arg(long, value_name = "PATH", global = true)]
+        socket: Option<std::path::PathBuf>,
+        /// Internal: launch a detached daemon and return.
+        #[arg(long, hide = true)]
+        spawn: bool,
+        /// Internal: this is the detached daemon.
+        #[arg(long, hide = true)]
+        detached: bool,
+    },
+    /// Internal: mint a token as the caller whose environment we run in (used by the daemon).
+    #[command(hide = true)]
+    Fetch,
     /// Add `credHelpers` entries for ECR registries to docker's config.json.
     Configure {
         /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
@@ -72,6 +95,20 @@ enum Action {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DaemonAction {
+    /// Start a daemon in the background unless one is running.
+    Start,
+    /// Ask the running daemon to exit.
+    Stop,
+    /// Show the running daemon's tokens and counters.
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Parses arguments, runs one action and maps the result to an exit status.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -80,7 +117,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return argument_error(&program, &args, e),
     };
-    crate::logging::init();
+    // The daemon's log is its record of refusals and refresh failures: info by default.
+    let serving = matches!(cli.action, Action::Daemon { action: None, .. });
+    crate::logging::init(if serving {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::WARN
+    });
     // Panics are caught and reported as one line (see `run_guarded`), never as
     // the default multi-line message and backtrace a client would show.
     std::panic::set_hook(Box::new(|_| {}));
@@ -94,14 +137,16 @@ pub fn main() -> ExitCode {
             None
         }
     };
+    let is_get = matches!(cli.action, Action::Get);
+    let daemon = if is_get { daemon_client() } else { None };
     let helper = Helper {
         source: &source,
         config: &Config::load,
         limits: &Limits::from_env,
         cache: &open_cache,
         inputs: &inputs,
+        daemon: daemon_ref(&daemon),
     };
-    let is_get = matches!(cli.action, Action::Get);
     let action = cli.action;
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_action(&helper, &program, action)
@@ -120,7 +165,53 @@ pub fn main() -> ExitCode {
             success: false,
         }
     });
-    emit(&program, &answer)
+    let code = emit(&program, &answer);
+    #[cfg(unix)]
+    if let Some(client) = &daemon {
+        // After the answer is out: the client is not kept waiting on this.
+        client.start_if_wanted();
+    }
+    code
+}
+
+#[cfg(unix)]
+type DaemonClient = crate::daemon::client::Client;
+#[cfg(not(unix))]
+type DaemonClient = ();
+
+/// The daemon client for `get`, unless the daemon is off or cannot be located.
+fn daemon_client() -> Option<DaemonClient> {
+    #[cfg(unix)]
+    {
+        use crate::daemon::{self, Mode};
+        let env = |k: &str| std::env::var(k).ok();
+        let mode = match Mode::from_env(env) {
+            Ok(Mode::Off) => return None,
+            Ok(mode) => mode,
+            Err(e) => {
+                tracing::warn!("{e}; not using the daemon");
+                return None;
+            }
+        };
+        let socket = daemon::socket_path(env)?;
+        Some(daemon::client::Client::new(socket, mode))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+fn daemon_ref(client: &Option<DaemonClient>) -> Option<&dyn crate::daemon::TokenDaemon> {
+    #[cfg(unix)]
+    {
+        client
+            .as_ref()
+            .map(|c| c as &dyn crate::daemon::TokenDaemon)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = client;
+        None
+    }
 }
 
 fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
@@ -130,6 +221,14 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
         Action::Erase => with_stdin(|input| helper.erase(input)),
         Action::List => helper.list(),
         Action::Status { json } => helper.status(json),
+        Action::Fetch => with_stdin(|input| helper.fetch(input)),
+        Action::Daemon {
+            action,
+            idle_timeout,
+            socket,
+            spawn,
+            detached,
+        } => daemon_command(action, idle_timeout, socket, spawn, detached),
         Action::Configure {
             registries,
             docker_config,
@@ -140,6 +239,36 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             env!("CARGO_PKG_NAME"),
             env!("CARGO_PKG_VERSION")
         )),
+    }
+}
+
+/// `daemon …`: human commands, reports on stdout.
+fn daemon_command(
+    action: Option<DaemonAction>,
+    idle_timeout: Option<u64>,
+    socket: Option<std::path::PathBuf>,
+    spawn: bool,
+    detached: bool,
+) -> Answer {
+    #[cfg(unix)]
+    {
+        use crate::daemon::commands::{Command, run};
+        let command = match action {
+            None => Command::Run,
+            Some(DaemonAction::Start) => Command::Start,
+            Some(DaemonAction::Stop) => Command::Stop,
+            Some(DaemonAction::Status { json }) => Command::Status { json },
+        };
+        run(command, idle_timeout, socket, spawn, detached)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (action, idle_timeout, socket, spawn, detached);
+        Answer {
+            stdout: String::new(),
+            stderr: vec!["the daemon needs Unix domain sockets and is not available on this platform; `get` works without it".into()],
+            success: false,
+        }
     }
 }
 

@@ -15,14 +15,16 @@ use std::time::{Duration, SystemTime};
 
 use tracing::debug;
 
-use crate::cache::Cache;
 use crate::cache::entry::{epoch, refresh_due, usable};
-use crate::cache::key::{Inputs, cache_key};
+use crate::cache::key::{CacheKey, Inputs, cache_key};
+use crate::cache::{Cache, Lookup, Served};
 use crate::config::{Config, ConfigError};
+use crate::daemon::wire::{FetchReply, FetchRequest, WIRE_VERSION};
+use crate::daemon::{Outcome, TokenDaemon};
 use crate::protocol::{self, canonical_host, parse_server_url, parse_store_request};
 use crate::registry::{self, EcrRegistry};
 use crate::settings::{Limits, SettingsError};
-use crate::token::{FetchOptions, TokenSource};
+use crate::token::{AuthToken, FetchOptions, TokenError, TokenSource};
 
 /// What an action prints and whether it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,11 +91,20 @@ pub struct Helper<'a> {
     pub cache: CacheLoader<'a>,
     /// What the cache key is derived from (environment and AWS config files).
     pub inputs: &'a Inputs<'a>,
+    /// The token daemon to ask first, if `get` may use one.
+    pub daemon: Option<&'a dyn TokenDaemon>,
 }
 
 enum Resolved {
     NotEcr,
     Ecr(EcrRegistry, Config),
+}
+
+/// An ECR request worked out down to who asks and how long we may take.
+struct Prepared {
+    registry: EcrRegistry,
+    key: CacheKey,
+    options: FetchOptions,
 }
 
 impl Helper<'_> {
@@ -109,6 +120,56 @@ impl Helper<'_> {
         })
     }
 
+    /// Works out registry, identity and limits for `host`; `Ok(None)` if it is not ECR.
+    fn prepare(&self, host: &str) -> Result<Option<Prepared>, String> {
+        let (registry, config) = match self.resolve(host) {
+            Ok(Resolved::Ecr(registry, config)) => (registry, config),
+            Ok(Resolved::NotEcr) => return Ok(None),
+            Err(e) => return Err(format!("{host}: config error: {e}")),
+        };
+        let limits = (self.limits)(&config).map_err(|e| format!("{host}: {e}"))?;
+        let settings = config.settings_for(host, &registry);
+        let key = cache_key(&registry, &settings, self.inputs);
+        let options = FetchOptions {
+            profile: settings.profile,
+            role_arn: settings.role_arn,
+            timeout: limits.timeout,
+            imds_timeout: limits.imds_timeout,
+            imds_attempts: limits.imds_attempts,
+        };
+        Ok(Some(Prepared {
+            registry,
+            key,
+            options,
+        }))
+    }
+
+    /// The direct path: the cache (single-flight across processes) or AWS.
+    fn direct(&self, p: &Prepared, newer_than: Option<u64>) -> Result<Lookup, TokenError> {
+        let fetch = || {
+            debug!(registry = ?p.registry, options = ?p.options, "fetching token");
+            self.source.fetch(&p.registry, &p.options)
+        };
+        match (self.cache)() {
+            Some(cache) => cache
+                .get(
+                    &p.key,
+                    &p.registry.host,
+                    p.options.timeout + LOCK_SLACK,
+                    newer_than,
+                    fetch,
+                )
+                .inspect(|found| {
+                    debug!(served = ?found.served, backend = cache.backend_name(), identity = %p.key.label, "token served");
+                }),
+            None => fetch().map(|token| Lookup {
+                token,
+                served: Served::Fetched,
+                minted: epoch(SystemTime::now()),
+            }),
+        }
+    }
+
     /// `get`: credentials for the server named on stdin, or not-found with a reason.
     pub fn get(&self, stdin: &[u8]) -> Answer {
         let server_url = match parse_server_url(stdin) {
@@ -118,44 +179,87 @@ impl Helper<'_> {
         let Some(host) = canonical_host(&server_url) else {
             return Answer::not_found(None);
         };
-        let (registry, config) = match self.resolve(&host) {
-            Ok(Resolved::Ecr(registry, config)) => (registry, config),
-            Ok(Resolved::NotEcr) => return Answer::not_found(None),
-            Err(e) => return Answer::not_found(Some(format!("{host}: config error: {e}"))),
+        let prepared = match self.prepare(&host) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => return Answer::not_found(None),
+            Err(reason) => return Answer::not_found(Some(reason)),
         };
-        let limits = match (self.limits)(&config) {
-            Ok(limits) => limits,
-            Err(e) => return Answer::not_found(Some(format!("{host}: {e}"))),
-        };
-        let settings = config.settings_for(&host, &registry);
-        let key = cache_key(&registry, &settings, self.inputs);
-        let options = FetchOptions {
-            profile: settings.profile,
-            role_arn: settings.role_arn,
-            timeout: limits.timeout,
-            imds_timeout: limits.imds_timeout,
-            imds_attempts: limits.imds_attempts,
-        };
-        let fetch = || {
-            debug!(?registry, ?options, "fetching token");
-            self.source.fetch(&registry, &options)
-        };
-        let result = match (self.cache)() {
-            Some(cache) => cache
-                .get(&key, &registry.host, options.timeout + LOCK_SLACK, fetch)
-                .map(|(token, served)| {
-                    debug!(?served, backend = cache.backend_name(), identity = %key.label, "token served");
-                    token
-                }),
-            None => fetch(),
-        };
-        match result {
-            Ok(token) => Answer::ok(protocol::format_get_response(
+        let answer = |token: AuthToken| {
+            Answer::ok(protocol::format_get_response(
                 &server_url,
                 &token.username,
                 &token.password,
-            )),
+            ))
+        };
+        if let Some(daemon) = self.daemon {
+            match daemon.get(&host, &prepared.key, prepared.options.timeout) {
+                Outcome::Token(token) => return answer(token),
+                Outcome::Failed(reason) => return Answer::not_found(Some(reason)),
+                Outcome::Unavailable(reason) if daemon.required() => {
+                    return Answer::not_found(Some(format!(
+                        "{host}: the daemon is required ({}=required) but did not answer: {reason}",
+                        crate::daemon::MODE_ENV
+                    )));
+                }
+                Outcome::Unavailable(reason) => debug!("answering directly: {reason}"),
+            }
+        }
+        match self.direct(&prepared, None) {
+            Ok(found) => answer(found.token),
             Err(e) => Answer::not_found(Some(format!("{host}: {e}"))),
+        }
+    }
+
+    /// `fetch` (internal): the daemon's way of minting as its caller, whose
+    /// environment this process runs with. Reads a [`FetchRequest`], answers a
+    /// [`FetchReply`] on stdout; the token is written through to the cache.
+    pub fn fetch(&self, stdin: &[u8]) -> Answer {
+        let reply = |reply: FetchReply| {
+            let success = matches!(reply, FetchReply::Token { .. });
+            Answer {
+                stdout: serde_json::to_string(&reply).unwrap_or_default(),
+                stderr: Vec::new(),
+                success,
+            }
+        };
+        let request: FetchRequest = match serde_json::from_slice(stdin) {
+            Ok(request) => request,
+            Err(e) => {
+                return reply(FetchReply::Refused {
+                    reason: format!("bad fetch request: {}", crate::json_error(&e)),
+                });
+            }
+        };
+        if request.v != WIRE_VERSION {
+            return reply(FetchReply::Refused {
+                reason: format!(
+                    "fetch request v{} from the daemon; this binary speaks v{WIRE_VERSION}",
+                    request.v
+                ),
+            });
+        }
+        let prepared = match self.prepare(&request.host) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => {
+                return reply(FetchReply::Refused {
+                    reason: format!("{} is not an ECR registry", request.host),
+                });
+            }
+            Err(reason) => return reply(FetchReply::Failed { reason }),
+        };
+        match self.direct(&prepared, request.newer_than) {
+            Ok(found) => reply(FetchReply::Token {
+                key: prepared.key.id,
+                username: found.token.username,
+                password: found.token.password,
+                minted: found.minted,
+                expires: found.token.expires_at.map_or(0, epoch),
+                called_aws: found.served == Served::Fetched,
+                stale: found.served == Served::StaleButValid,
+            }),
+            Err(e) => reply(FetchReply::Failed {
+                reason: format!("{}: {e}", request.host),
+            }),
         }
     }
 
@@ -331,6 +435,34 @@ mod tests {
         fail: bool,
         action: impl Fn(&Helper) -> Answer,
     ) -> (Answer, Vec<(EcrRegistry, FetchOptions)>) {
+        run_with_daemon(config_text, fail, None, action)
+    }
+
+    /// A daemon that answers from a script and records the keys it was asked for.
+    struct FakeDaemon {
+        answer: fn() -> Outcome,
+        required: bool,
+        asked: RefCell<Vec<String>>,
+    }
+
+    impl TokenDaemon for FakeDaemon {
+        fn get(&self, host: &str, key: &CacheKey, _: Duration) -> Outcome {
+            self.asked
+                .borrow_mut()
+                .push(format!("{host} {}", key.label));
+            (self.answer)()
+        }
+        fn required(&self) -> bool {
+            self.required
+        }
+    }
+
+    fn run_with_daemon(
+        config_text: &str,
+        fail: bool,
+        daemon: Option<&dyn TokenDaemon>,
+        action: impl Fn(&Helper) -> Answer,
+    ) -> (Answer, Vec<(EcrRegistry, FetchOptions)>) {
         let source = Scripted {
             calls: RefCell::new(Vec::new()),
             fail,
@@ -357,6 +489,7 @@ mod tests {
             limits: &limits,
             cache: &|| None,
             inputs: &inputs,
+            daemon,
         };
         let answer = action(&helper);
         (answer, source.calls.into_inner())
@@ -473,6 +606,85 @@ mod tests {
         );
         let (a, _) = run("", false, |h| h.store(br#"{"ServerURL":"x"}"#));
         assert_eq!(a.stdout, "no credentials username\n");
+    }
+
+    #[test]
+    fn the_daemon_answers_first_and_only_its_own_failures_fall_back() {
+        let daemon = |answer: fn() -> Outcome, required| FakeDaemon {
+            answer,
+            required,
+            asked: RefCell::new(Vec::new()),
+        };
+        let token = || {
+            Outcome::Token(AuthToken {
+                username: "AWS".into(),
+                password: Secret::new("from-daemon".into()),
+                expires_at: None,
+            })
+        };
+        let d = daemon(token, false);
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.get(HOST.as_bytes()));
+        assert!(
+            a.stdout.contains("from-daemon") && calls.is_empty(),
+            "{a:?}"
+        );
+        assert_eq!(*d.asked.borrow(), [format!("{HOST} profile default")]);
+
+        // AWS said no: the user hears why, and AWS is not asked a second time.
+        let d = daemon(|| Outcome::Failed("denied by policy".into()), false);
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.get(HOST.as_bytes()));
+        assert_eq!(a.stderr, ["denied by policy"]);
+        assert!(!a.success && calls.is_empty());
+
+        // The daemon's own trouble: answered directly, silently.
+        let d = daemon(|| Outcome::Unavailable("gone".into()), false);
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.get(HOST.as_bytes()));
+        assert!(
+            a.success && a.stderr.is_empty() && calls.len() == 1,
+            "{a:?}"
+        );
+
+        // …unless the daemon is required, for diagnosis.
+        let d = daemon(|| Outcome::Unavailable("gone".into()), true);
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.get(HOST.as_bytes()));
+        assert!(!a.success && calls.is_empty());
+        assert!(a.stderr[0].contains("required") && a.stderr[0].contains("gone"));
+
+        // Non-ECR hosts never reach it.
+        let d = daemon(token, true);
+        let (a, _) = run_with_daemon("", false, Some(&d), |h| h.get(b"docker.io"));
+        assert!(!a.success && d.asked.borrow().is_empty());
+    }
+
+    #[test]
+    fn fetch_answers_the_daemon_in_its_format() {
+        let req = format!(r#"{{"v":1,"host":"{HOST}"}}"#);
+        let (a, calls) = run("", false, |h| h.fetch(req.as_bytes()));
+        assert!(a.success && calls.len() == 1);
+        let reply: FetchReply = serde_json::from_str(&a.stdout).unwrap();
+        assert!(
+            matches!(&reply, FetchReply::Token { password, called_aws: true, stale: false, .. } if password.expose() == "pw"),
+            "{reply:?}"
+        );
+
+        let (a, _) = run("", true, |h| h.fetch(req.as_bytes()));
+        let reply: FetchReply = serde_json::from_str(&a.stdout).unwrap();
+        assert!(!a.success);
+        assert!(matches!(reply, FetchReply::Failed { reason } if reason.contains("access denied")));
+
+        for bad in [
+            r#"{"v":2,"host":"x"}"#,
+            "nonsense",
+            r#"{"v":1,"host":"docker.io"}"#,
+        ] {
+            let (a, calls) = run("", false, |h| h.fetch(bad.as_bytes()));
+            let reply: FetchReply = serde_json::from_str(&a.stdout).unwrap();
+            assert!(
+                matches!(reply, FetchReply::Refused { .. }),
+                "{bad}: {reply:?}"
+            );
+            assert!(calls.is_empty());
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! [`protocol`] (wire format, pure) and [`registry`] (is this ECR? pure) →
 //! [`config`] and [`settings`] (who to act as, how long we may take) →
 //! [`cache`] (identity-keyed, single-flight) → [`token`] (the AWS exchange).
+//! [`daemon`] sits in front of the cache when it runs: a per-user process
+//! that keeps tokens warm and answers `get` over a Unix socket.
 //! [`secret`] keeps tokens out of logs;
 //! [`docker_config`] wires us into docker's config.json.
 #![warn(missing_docs)]
@@ -17,6 +19,7 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod docker_config;
 pub mod helper;
 pub mod logging;

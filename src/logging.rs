@@ -17,11 +17,14 @@ use tracing_subscriber::prelude::*;
 pub const LOG_ENV: &str = "DOCKER_CREDENTIAL_ECR_LOG";
 
 /// Installs the stderr logger; an unusable `DOCKER_CREDENTIAL_ECR_LOG` is reported, not fatal.
-pub fn init() {
+///
+/// `ours` is our own level when the variable is unset (`warn` for the
+/// helper, `info` for the daemon, whose log is its only record).
+pub fn init(ours: Level) {
     let value = std::env::var(LOG_ENV).unwrap_or_default();
-    let (filter, problem) = match parse_filter(&value) {
+    let (filter, problem) = match parse_filter(&value, ours) {
         Ok(filter) => (filter, None),
-        Err(()) => (default_filter(), Some(value)),
+        Err(()) => (default_filter(ours), Some(value)),
     };
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -42,10 +45,10 @@ pub fn init() {
 
 /// Our warnings, and only errors from the SDK: it warns about things that are
 /// normal for a credential helper (e.g. `AWS_CONFIG_FILE` naming a missing file).
-fn default_filter() -> Targets {
+fn default_filter(ours: Level) -> Targets {
     Targets::new()
         .with_default(LevelFilter::ERROR)
-        .with_target("docker_credential_ecr", LevelFilter::WARN)
+        .with_target("docker_credential_ecr", LevelFilter::from_level(ours))
 }
 
 /// The SDK's orchestrator logs whole responses at trace level, and ECR's model
@@ -56,10 +59,10 @@ fn leaks_secrets(target: &str, level: Level) -> bool {
         && (target.starts_with("aws_smithy_runtime") || target.starts_with("aws_sdk_"))
 }
 
-fn parse_filter(value: &str) -> Result<Targets, ()> {
+fn parse_filter(value: &str, ours: Level) -> Result<Targets, ()> {
     let value = value.trim();
     if value.is_empty() {
-        return Ok(default_filter());
+        return Ok(default_filter(ours));
     }
     if let Ok(level) = LevelFilter::from_str(value) {
         return Ok(Targets::new().with_default(level));
@@ -81,16 +84,16 @@ mod tests {
 
     #[test]
     fn levels_and_directives() {
-        let f = parse_filter("").unwrap();
+        let f = parse_filter("", Level::WARN).unwrap();
         assert!(f.would_enable("docker_credential_ecr", &Level::WARN));
         assert!(!f.would_enable("docker_credential_ecr", &Level::INFO));
         assert!(!f.would_enable("aws_runtime::env_config", &Level::WARN));
-        let f = parse_filter("debug").unwrap();
+        let f = parse_filter("debug", Level::WARN).unwrap();
         assert!(f.would_enable("aws_config", &Level::DEBUG));
-        let f = parse_filter("docker_credential_ecr=trace,aws_config=info").unwrap();
+        let f = parse_filter("docker_credential_ecr=trace,aws_config=info", Level::WARN).unwrap();
         assert!(f.would_enable("docker_credential_ecr::token", &Level::TRACE));
         assert!(!f.would_enable("aws_config", &Level::DEBUG));
-        assert!(parse_filter("loud!").is_err());
+        assert!(parse_filter("loud!", Level::WARN).is_err());
         assert!(leaks_secrets(
             "aws_smithy_runtime::client::orchestrator",
             Level::TRACE

@@ -212,6 +212,17 @@ pub enum Served {
     StaleButValid,
 }
 
+/// A token with how it was served and when it was minted (seconds since the epoch).
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The token to hand out.
+    pub token: AuthToken,
+    /// Whether AWS was called.
+    pub served: Served,
+    /// When the token was received from AWS.
+    pub minted: u64,
+}
+
 /// The token cache over one backend.
 pub struct Cache {
     backend: Box<dyn Backend>,
@@ -292,22 +303,31 @@ impl Cache {
     /// Serves `key` from the cache, or calls `fetch` once for everyone waiting on it.
     ///
     /// `wait` bounds how long we queue behind another process's fetch; past
-    /// it we fetch ourselves rather than fail. Backend errors never fail a
-    /// `get`: they are logged and the token is served uncached.
+    /// it we fetch ourselves rather than fail. `newer_than` (seconds since
+    /// the epoch) makes entries minted at or before it count as stale: the
+    /// daemon's early refresh uses it, and still accepts a token another
+    /// process minted since. Backend errors never fail a `get`: they are
+    /// logged and the token is served uncached.
     pub fn get(
         &self,
         key: &CacheKey,
         registry: &str,
         wait: Duration,
+        newer_than: Option<u64>,
         fetch: impl FnOnce() -> Result<AuthToken, TokenError>,
-    ) -> Result<(AuthToken, Served), TokenError> {
+    ) -> Result<Lookup, TokenError> {
+        let fresh = |e: &Entry, now: u64| {
+            e.usable(now) && !e.refresh_due(now) && newer_than.is_none_or(|t| e.minted > t)
+        };
+        let hit = |entry: &Entry, served| Lookup {
+            token: entry.token(),
+            served,
+            minted: entry.minted,
+        };
         let now = epoch(SystemTime::now());
         let cached = self.read(key);
-        if let Some(entry) = cached
-            .as_ref()
-            .filter(|e| e.usable(now) && !e.refresh_due(now))
-        {
-            return Ok((entry.token(), Served::Hit));
+        if let Some(entry) = cached.as_ref().filter(|e| fresh(e, now)) {
+            return Ok(hit(entry, Served::Hit));
         }
 
         let _lock = self.lock(&key.id, wait);
@@ -318,28 +338,30 @@ impl Cache {
         } else {
             cached
         };
-        if let Some(entry) = cached
-            .as_ref()
-            .filter(|e| e.usable(now) && !e.refresh_due(now))
-        {
-            return Ok((entry.token(), Served::HitAfterWait));
+        if let Some(entry) = cached.as_ref().filter(|e| fresh(e, now)) {
+            return Ok(hit(entry, Served::HitAfterWait));
         }
 
         match fetch() {
             Ok(token) => {
-                match Entry::new(registry, &key.label, &token, SystemTime::now()) {
+                let minted = SystemTime::now();
+                match Entry::new(registry, &key.label, &token, minted) {
                     Some(entry) => {
                         self.write(key, &entry);
                         self.prune();
                     }
                     None => debug!(%registry, "token has no usable lifetime; not caching it"),
                 }
-                Ok((token, Served::Fetched))
+                Ok(Lookup {
+                    token,
+                    served: Served::Fetched,
+                    minted: epoch(minted),
+                })
             }
             Err(e) => match cached.filter(|c| c.usable(epoch(SystemTime::now()))) {
                 Some(entry) => {
                     debug!(%registry, error = %e, "refresh failed; serving the cached token, still valid");
-                    Ok((entry.token(), Served::StaleButValid))
+                    Ok(hit(&entry, Served::StaleButValid))
                 }
                 None => Err(e),
             },
@@ -500,6 +522,43 @@ mod tests {
 
     const W: Duration = Duration::from_secs(1);
 
+    fn lookup(
+        c: &Cache,
+        id: &str,
+        registry: &str,
+        fetch: impl FnOnce() -> Result<AuthToken, TokenError>,
+    ) -> Result<(AuthToken, Served), TokenError> {
+        c.get(&key(id), registry, W, None, fetch)
+            .map(|l| (l.token, l.served))
+    }
+
+    #[test]
+    fn newer_than_refreshes_early_but_accepts_a_newer_token() {
+        let mem = Memory::default();
+        let (c, _d) = cache(&mem);
+        let first = c
+            .get(&key("a"), "h", W, None, || Ok(token("one", 3600)))
+            .unwrap();
+        // The daemon's early refresh: the entry it holds is not good enough.
+        let again = c
+            .get(&key("a"), "h", W, Some(first.minted), || {
+                Ok(token("two", 3600))
+            })
+            .unwrap();
+        assert_eq!(
+            (again.token.password.expose().as_str(), again.served),
+            ("two", Served::Fetched)
+        );
+        // A token minted after the one held (here: the entry predates the
+        // threshold by one second) is accepted without a call.
+        let older = first.minted - 1;
+        let hit = c
+            .get(&key("a"), "h", W, Some(older), || unreachable!())
+            .unwrap();
+        assert_eq!(hit.served, Served::Hit);
+        assert_eq!(hit.minted, again.minted);
+    }
+
     #[test]
     fn miss_then_hit() {
         let mem = Memory::default();
@@ -509,9 +568,9 @@ mod tests {
             calls.set(calls.get() + 1);
             Ok(token("one", 3600))
         };
-        let (t, s) = c.get(&key("a"), "h", W, fetch).unwrap();
+        let (t, s) = lookup(&c, "a", "h", fetch).unwrap();
         assert_eq!((t.password.expose().as_str(), s), ("one", Served::Fetched));
-        let (t, s) = c.get(&key("a"), "h", W, || unreachable!()).unwrap();
+        let (t, s) = lookup(&c, "a", "h", || unreachable!()).unwrap();
         assert_eq!((t.password.expose().as_str(), s), ("one", Served::Hit));
         assert_eq!(calls.get(), 1);
         assert_eq!(c.entries().len(), 1);
@@ -522,7 +581,7 @@ mod tests {
     fn expired_at_mint_is_returned_not_cached() {
         let mem = Memory::default();
         let (c, _d) = cache(&mem);
-        let (t, _) = c.get(&key("a"), "h", W, || Ok(token("old", -10))).unwrap();
+        let (t, _) = lookup(&c, "a", "h", || Ok(token("old", -10))).unwrap();
         assert_eq!(t.password.expose(), "old");
         assert!(c.entries().is_empty());
         assert!(mem.map.lock().unwrap().is_empty());
@@ -544,7 +603,7 @@ mod tests {
         };
         c.write(&key("a"), &due);
         let denied = || Err(TokenError::EmptyResponse);
-        let (t, s) = c.get(&key("a"), "h", W, denied).unwrap();
+        let (t, s) = lookup(&c, "a", "h", denied).unwrap();
         assert_eq!(
             (t.password.expose().as_str(), s),
             ("cached", Served::StaleButValid)
@@ -556,37 +615,30 @@ mod tests {
             ..due
         };
         c.write(&key("a"), &expired);
-        assert!(
-            c.get(&key("a"), "h", W, || Err(TokenError::EmptyResponse))
-                .is_err()
-        );
+        assert!(lookup(&c, "a", "h", || Err(TokenError::EmptyResponse)).is_err());
     }
 
     #[test]
     fn corrupt_entry_is_replaced_and_others_survive() {
         let mem = Memory::default();
         let (c, _d) = cache(&mem);
-        c.get(&key("a"), "h", W, || Ok(token("a", 3600))).unwrap();
-        c.get(&key("b"), "h2", W, || Ok(token("b", 3600))).unwrap();
+        lookup(&c, "a", "h", || Ok(token("a", 3600))).unwrap();
+        lookup(&c, "b", "h2", || Ok(token("b", 3600))).unwrap();
         mem.save("a", b"{garbage").unwrap();
-        let (t, s) = c
-            .get(&key("a"), "h", W, || Ok(token("fresh", 3600)))
-            .unwrap();
+        let (t, s) = lookup(&c, "a", "h", || Ok(token("fresh", 3600))).unwrap();
         assert_eq!(
             (t.password.expose().as_str(), s),
             ("fresh", Served::Fetched)
         );
-        let (t, _) = c.get(&key("a"), "h", W, || unreachable!()).unwrap();
+        let (t, _) = lookup(&c, "a", "h", || unreachable!()).unwrap();
         assert_eq!(t.password.expose(), "fresh");
         std::fs::write(c.meta_path("a"), b"{\"v\":").unwrap();
-        let (t, s) = c
-            .get(&key("a"), "h", W, || Ok(token("again", 3600)))
-            .unwrap();
+        let (t, s) = lookup(&c, "a", "h", || Ok(token("again", 3600))).unwrap();
         assert_eq!(
             (t.password.expose().as_str(), s),
             ("again", Served::Fetched)
         );
-        let (t, _) = c.get(&key("b"), "h2", W, || unreachable!()).unwrap();
+        let (t, _) = lookup(&c, "b", "h2", || unreachable!()).unwrap();
         assert_eq!(t.password.expose(), "b");
     }
 
@@ -597,7 +649,7 @@ mod tests {
             ..Memory::default()
         };
         let (c, _d) = cache(&mem);
-        let (t, s) = c.get(&key("a"), "h", W, || Ok(token("x", 3600))).unwrap();
+        let (t, s) = lookup(&c, "a", "h", || Ok(token("x", 3600))).unwrap();
         assert_eq!((t.password.expose().as_str(), s), ("x", Served::Fetched));
     }
 
@@ -605,10 +657,9 @@ mod tests {
     fn erase_and_prune() {
         let mem = Memory::default();
         let (c, _d) = cache(&mem);
-        c.get(&key("a"), "h", W, || Ok(token("a", 3600))).unwrap();
-        c.get(&key("b"), "h", W, || Ok(token("b", 3600))).unwrap();
-        c.get(&key("c"), "other", W, || Ok(token("c", 3600)))
-            .unwrap();
+        lookup(&c, "a", "h", || Ok(token("a", 3600))).unwrap();
+        lookup(&c, "b", "h", || Ok(token("b", 3600))).unwrap();
+        lookup(&c, "c", "other", || Ok(token("c", 3600))).unwrap();
         assert_eq!(c.erase("h"), 2);
         assert_eq!(c.entries().len(), 1);
         assert!(mem.load("a").unwrap().is_none());

@@ -68,11 +68,53 @@ impl TestEnv {
                 "DOCKER_CREDENTIAL_ECR_CACHE".to_string(),
                 "none".to_string(),
             ),
+            // Likewise the daemon: only its own tests start one (`with_daemon`).
+            (
+                "DOCKER_CREDENTIAL_ECR_DAEMON".to_string(),
+                "off".to_string(),
+            ),
         ];
         for sub in ["home", "config", "cache", "run", "aws"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         TestEnv { dir, vars }
+    }
+
+    /// Lets `get` use (and autostart) a daemon on this environment's socket;
+    /// the daemon is stopped when the environment is dropped.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn with_daemon(&mut self) -> &mut TestEnv {
+        // A safety net should a test die before its drop: nothing lingers long.
+        self.set("DOCKER_CREDENTIAL_ECR_DAEMON", "auto")
+            .set("DOCKER_CREDENTIAL_ECR_DAEMON_IDLE", "120")
+    }
+
+    /// The daemon's socket for this environment.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn socket(&self) -> PathBuf {
+        self.path("run/docker-credential-ecr/daemon.sock")
+    }
+
+    /// The running daemon's status as JSON (`running: false` when there is none).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn daemon_status(&self) -> serde_json::Value {
+        let run = self.run(&["daemon", "status", "--json"], "");
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("daemon status: {e}: {} / {}", run.stdout, run.stderr))
+    }
+
+    /// Waits (bounded) until a daemon answers status, and returns it.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn wait_for_daemon(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.daemon_status();
+            if status["running"] == true {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no daemon came up: {status}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> &mut TestEnv {
@@ -137,6 +179,22 @@ impl TestEnv {
 
     pub fn get(&self, server: &str) -> Run {
         self.run(&["get"], server)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let daemon_on = self
+            .vars
+            .iter()
+            .any(|(k, v)| k == "DOCKER_CREDENTIAL_ECR_DAEMON" && v != "off");
+        if daemon_on {
+            let _ = self
+                .command(&["daemon", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

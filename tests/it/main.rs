@@ -10,6 +10,8 @@ mod harness;
 #[cfg(target_os = "linux")]
 mod backends;
 mod cache;
+#[cfg(unix)]
+mod daemon;
 mod get;
 mod moto;
 mod protocol;

@@ -1,0 +1,472 @@
+//! The daemon's wire format, and the format of its `fetch` children. Pure: no I/O beyond a reader/writer.
+//!
+//! **Framing.** Every message, both ways, is a 4-byte big-endian length and
+//! that many bytes of one JSON object, at most [`MAX_FRAME`]. JSON keeps the
+//! format readable with `socat` and stable across serde versions; the
+//! length prefix makes a truncated message (a daemon killed mid-answer) an
+//! error instead of a half-parsed token.
+//!
+//! **Versioning.** Every message carries `"v"`, the wire version
+//! ([`WIRE_VERSION`]); replies also carry `"daemon"`, the daemon's package
+//! version. A daemon answers a request of another version with
+//! `{"reply":"unsupported"}` (the client then answers directly and, if the
+//! daemon is the older one, asks it to stop so an up-to-date one starts).
+//! `{"op":"stop"}` is honoured whatever its version, so that path never
+//! breaks. Bump [`WIRE_VERSION`] for any change an old peer would misread.
+//!
+//! **One exchange per connection.**
+//!
+//! ```text
+//! client → {"v":1,"op":"get","host":"<registry host>","key":"<32 hex>","label":"env AKID…1234",
+//!           "timeout_ms":20000,"cwd":"/home/me","env":{"AWS_PROFILE":"dev",…}}
+//! daemon → {"v":1,"daemon":"0.1.0","reply":"token","username":"AWS","password":"…","expires":1795000000}
+//!        | {"v":1,"daemon":"0.1.0","reply":"pending"}    then one of the others, after the fetch
+//!        | {"v":1,"daemon":"0.1.0","reply":"failed","reason":"…"}       AWS said no: tell the user
+//!        | {"v":1,"daemon":"0.1.0","reply":"unavailable","reason":"…"}  our problem: answer directly
+//! client → {"v":1,"op":"status"}  daemon → {"v":1,…,"reply":"status","pid":…,"entries":[…],…}
+//! client → {"v":1,"op":"stop"}    daemon → {"v":1,…,"reply":"stopping"}
+//! ```
+//!
+//! `pending` comes at once when the daemon must fetch, so a client can tell
+//! a live daemon doing a slow AWS call (wait for it) from a hung one (give
+//! up quickly and answer directly).
+//!
+//! A `fetch` child (the daemon's way of minting as the caller) reads one
+//! [`FetchRequest`] JSON document on stdin and writes one [`FetchReply`] on
+//! stdout.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::secret::Secret;
+
+/// The wire version spoken by this build.
+pub const WIRE_VERSION: u32 = 1;
+
+/// The largest frame either side accepts: a request with a big environment is a few KiB.
+pub const MAX_FRAME: usize = 256 * 1024;
+
+/// This build's package version, sent in every reply.
+pub const DAEMON_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A request from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// A token for a registry, as the caller. Answered by `token`, `pending`, `failed` or `unavailable`.
+    Get(GetRequest),
+    /// Counters and entries. Answered by `status`.
+    Status,
+    /// Shut down now. Answered by `stopping`.
+    Stop,
+    /// An operation from a newer client; answered by `unsupported`.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What the daemon needs to act as the caller for one registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetRequest {
+    /// The canonical registry host (no scheme, path or `:443`).
+    pub host: String,
+    /// The caller's cache key id: tokens are kept and shared per key.
+    pub key: String,
+    /// Who that is, without secrets, for `daemon status`.
+    pub label: String,
+    /// The caller's fetch budget.
+    pub timeout_ms: u64,
+    /// The caller's working directory (relative AWS file paths resolve against it).
+    pub cwd: String,
+    /// The caller's credential-selecting environment ([`caller_env`]); may hold secrets.
+    #[serde(serialize_with = "expose")]
+    pub env: Secret<BTreeMap<String, String>>,
+}
+
+/// A reply from the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    /// The token for a `get`.
+    Token {
+        /// The basic-auth user name.
+        username: String,
+        /// The basic-auth password.
+        #[serde(serialize_with = "expose")]
+        password: Secret<String>,
+        /// Expiry, seconds since the epoch.
+        expires: u64,
+    },
+    /// The daemon is fetching; the final reply follows on the same connection.
+    Pending,
+    /// Fetching failed for a reason the user must see (credentials, permissions, throttling…).
+    Failed {
+        /// One line, as the direct path would have said it.
+        reason: String,
+    },
+    /// The daemon could not do it (its own problem): answer directly instead.
+    Unavailable {
+        /// For the log.
+        reason: String,
+    },
+    /// The request's version or operation is not one this daemon speaks.
+    Unsupported {
+        /// For the log.
+        reason: String,
+    },
+    /// The answer to `status`.
+    Status(DaemonStatus),
+    /// The answer to `stop`.
+    Stopping,
+    /// A reply from a newer daemon.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What `daemon status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Seconds since it started.
+    pub uptime_secs: u64,
+    /// The socket it listens on.
+    pub socket: String,
+    /// Seconds without requests before it exits; 0 = never.
+    pub idle_timeout_secs: u64,
+    /// `get`s answered from memory.
+    pub hits: u64,
+    /// `get`s that needed a fetch.
+    pub misses: u64,
+    /// Fetches that called AWS (the rest came from the cache backend).
+    pub api_calls: u64,
+    /// Background refreshes that produced a new token.
+    pub refreshes: u64,
+    /// Fetches and refreshes that failed.
+    pub errors: u64,
+    /// Connections refused because the peer was another user.
+    pub refused: u64,
+    /// Tokens held.
+    pub entries: Vec<StatusEntry>,
+}
+
+/// One token the daemon holds, without the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEntry {
+    /// The registry host.
+    pub registry: String,
+    /// Whose token it is.
+    pub identity: String,
+    /// When it was minted, seconds since the epoch.
+    pub minted: u64,
+    /// When it expires, seconds since the epoch.
+    pub expires: u64,
+    /// When it will be refreshed if still in use, seconds since the epoch.
+    pub refresh_at: u64,
+}
+
+/// What the daemon asks of a `fetch` child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    /// [`WIRE_VERSION`] of the daemon; the child refuses others.
+    pub v: u32,
+    /// The registry host.
+    pub host: String,
+    /// Only a token minted after this (seconds since the epoch) will do: an early refresh.
+    #[serde(default)]
+    pub newer_than: Option<u64>,
+}
+
+/// A `fetch` child's answer on stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum FetchReply {
+    /// A token.
+    Token {
+        /// The cache key the child derived (it must match the request's).
+        key: String,
+        /// The basic-auth user name.
+        username: String,
+        /// The basic-auth password.
+        #[serde(serialize_with = "expose")]
+        password: Secret<String>,
+        /// Minted, seconds since the epoch.
+        minted: u64,
+        /// Expires, seconds since the epoch; 0 when AWS gave no expiry.
+        expires: u64,
+        /// Whether AWS was called (`false`: served from the cache backend).
+        called_aws: bool,
+        /// The refresh failed and this is the older, still valid token.
+        stale: bool,
+    },
+    /// AWS (or the caller's set-up) said no; `reason` is the user's one-line explanation.
+    Failed {
+        /// The reason.
+        reason: String,
+    },
+    /// The child could not do the job (bad request, version); the daemon should not be used.
+    Refused {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// Writes a secret's value; for the wire formats above only.
+fn expose<T: Serialize, S: Serializer>(secret: &Secret<T>, s: S) -> Result<S::Ok, S::Error> {
+    secret.expose().serialize(s)
+}
+
+/// The caller's variables that decide which credentials, config, cache and
+/// trust a fetch uses. Everything else (tokens for other services, say)
+/// stays out of the daemon.
+pub fn is_caller_var(name: &str) -> bool {
+    const PREFIXES: &[&str] = &["AWS_", "DOCKER_CREDENTIAL_ECR_", "XDG_"];
+    const NAMES: &[&str] = &[
+        "HOME",
+        "PATH",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
+/// [`is_caller_var`] applied to an environment.
+pub fn caller_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.filter(|(k, _)| is_caller_var(k)).collect()
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The connection failed or closed early.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The length prefix is over [`MAX_FRAME`].
+    #[error("frame of {0} bytes is over the limit")]
+    TooLarge(usize),
+    /// The body is not the JSON we expect.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes one message as a frame.
+pub fn encode<T: Serialize>(version: u32, message: &T, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut value = serde_json::to_value(message).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("v".into(), version.into());
+        for (k, v) in extra {
+            map.insert((*k).into(), (*v).into());
+        }
+    }
+    let body = serde_json::to_vec(&value).unwrap_or_default();
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// The reply frame for `response`.
+pub fn encode_response(response: &Response) -> Vec<u8> {
+    encode(WIRE_VERSION, response, &[("daemon", DAEMON_VERSION)])
+}
+
+/// The request frame for `request`.
+pub fn encode_request(request: &Request) -> Vec<u8> {
+    encode(WIRE_VERSION, request, &[])
+}
+
+/// Splits a frame body into its version and its JSON value.
+pub fn decode_body(body: &[u8]) -> Result<(u32, serde_json::Value), FrameError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| FrameError::Malformed(crate::json_error(&e)))?;
+    let version = value
+        .get("v")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| FrameError::Malformed("no version".into()))?;
+    Ok((version, value))
+}
+
+/// Reads one frame's body (blocking std I/O; the client side).
+pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    reader.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// Writes one frame (blocking std I/O).
+pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    writer.write_all(frame)?;
+    writer.flush()
+}
+
+/// A typed reply from a frame body, with the daemon's version.
+pub fn parse_response(body: &[u8]) -> Result<(u32, String, Response), FrameError> {
+    let (version, value) = decode_body(body)?;
+    let daemon = value
+        .get("daemon")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("unknown")
+        .to_string();
+    if version != WIRE_VERSION {
+        return Ok((version, daemon, Response::Unknown));
+    }
+    let response =
+        serde_json::from_value(value).map_err(|e| FrameError::Malformed(crate::json_error(&e)))?;
+    Ok((version, daemon, response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(frame: &[u8]) -> &str {
+        let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 4);
+        std::str::from_utf8(&frame[4..]).unwrap()
+    }
+
+    #[test]
+    fn encodings_are_pinned() {
+        let get = Request::Get(GetRequest {
+            host: "h".into(),
+            key: "k".into(),
+            label: "l".into(),
+            timeout_ms: 5,
+            cwd: "/".into(),
+            env: Secret::new(BTreeMap::from([("AWS_PROFILE".into(), "p".into())])),
+        });
+        assert_eq!(
+            body(&encode_request(&get)),
+            r#"{"op":"get","host":"h","key":"k","label":"l","timeout_ms":5,"cwd":"/","env":{"AWS_PROFILE":"p"},"v":1}"#
+        );
+        assert_eq!(
+            body(&encode_request(&Request::Stop)),
+            r#"{"op":"stop","v":1}"#
+        );
+        let token = Response::Token {
+            username: "AWS".into(),
+            password: Secret::new("pw".into()),
+            expires: 7,
+        };
+        assert_eq!(
+            body(&encode_response(&token)),
+            format!(
+                r#"{{"reply":"token","username":"AWS","password":"pw","expires":7,"v":1,"daemon":"{DAEMON_VERSION}"}}"#
+            )
+        );
+        assert_eq!(
+            body(&encode_response(&Response::Pending)),
+            format!(r#"{{"reply":"pending","v":1,"daemon":"{DAEMON_VERSION}"}}"#)
+        );
+    }
+
+    #[test]
+    fn round_trips_and_unknowns() {
+        let frame = encode_response(&Response::Failed { reason: "r".into() });
+        let (v, daemon, r) = parse_response(&frame[4..]).unwrap();
+        assert_eq!((v, daemon.as_str()), (1, DAEMON_VERSION));
+        assert_eq!(r, Response::Failed { reason: "r".into() });
+
+        let (_, value) = decode_body(br#"{"v":1,"op":"rotate","extra":1}"#).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Request>(value).unwrap(),
+            Request::Unknown
+        );
+        let (_, value) = decode_body(br#"{"op":"stop","v":9}"#).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Request>(value).unwrap(),
+            Request::Stop
+        );
+        let (v, _, r) = parse_response(br#"{"v":2,"reply":"token"}"#).unwrap();
+        assert_eq!((v, r), (2, Response::Unknown));
+        assert!(matches!(
+            decode_body(b"{\"op\":\"get\"}"),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn frames_are_bounded_and_truncation_is_an_error() {
+        let mut big = Vec::from(((MAX_FRAME + 1) as u32).to_be_bytes());
+        big.extend_from_slice(b"{}");
+        assert!(matches!(
+            read_frame(&mut big.as_slice()),
+            Err(FrameError::TooLarge(_))
+        ));
+        let frame = encode_request(&Request::Status);
+        let cut = &frame[..frame.len() - 1];
+        assert!(matches!(read_frame(&mut &cut[..]), Err(FrameError::Io(_))));
+        assert_eq!(
+            read_frame(&mut frame.as_slice()).unwrap(),
+            frame[4..].to_vec()
+        );
+    }
+
+    #[test]
+    fn caller_env_keeps_only_what_selects_credentials() {
+        let env = caller_env(
+            [
+                ("AWS_PROFILE", "p"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+                ("HOME", "/h"),
+                ("GITHUB_TOKEN", "nope"),
+                ("DOCKER_CREDENTIAL_ECR_CACHE", "file"),
+                ("PATHEXT", "nope"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "AWS_PROFILE",
+                "AWS_SECRET_ACCESS_KEY",
+                "DOCKER_CREDENTIAL_ECR_CACHE",
+                "HOME"
+            ]
+        );
+    }
+
+    #[test]
+    fn debug_of_messages_hides_secrets() {
+        let get = GetRequest {
+            host: "h".into(),
+            key: "k".into(),
+            label: "l".into(),
+            timeout_ms: 5,
+            cwd: "/".into(),
+            env: Secret::new(BTreeMap::from([(
+                "AWS_SECRET_ACCESS_KEY".into(),
+                "hunter2".into(),
+            )])),
+        };
+        assert!(!format!("{get:?}").contains("hunter2"));
+        let token = Response::Token {
+            username: "AWS".into(),
+            password: Secret::new("hunter2".into()),
+            expires: 1,
+        };
+        assert!(!format!("{token:?}").contains("hunter2"));
+    }
+}
