@@ -1,7 +1,8 @@
 //! The `get` side of the daemon: blocking std I/O only, every step bounded.
 //!
 //! This is on the hot path of every warm `get`, so it starts no async
-//! runtime, loads no AWS config and reads no certificates: connect, check the
+//! runtime, builds no SDK config, resolves no credentials and reads no
+//! certificates (the caller has only hashed its identity): connect, check the
 //! peer is us, write one frame, read one (or, after `pending`, two). Anything
 //! unexpected is [`Outcome::Unavailable`] and the caller answers directly.
 //!
@@ -45,6 +46,9 @@ pub const SPAWN_LOCK: &str = "spawn.lock";
 
 /// The detached daemon's log (in the socket's directory).
 pub const DAEMON_LOG: &str = "daemon.log";
+
+/// Past this size the log is emptied when a daemon starts.
+const LOG_LIMIT: u64 = 1 << 20;
 
 /// Why no connection was made.
 #[derive(Debug, thiserror::Error)]
@@ -326,13 +330,17 @@ pub fn spawn_detached(socket: &Path, idle_timeout: Option<u64>) -> Result<(), St
         .ok_or_else(|| format!("{} has no directory", socket.display()))?;
     super::secure_dir(dir)?;
     let log_path = dir.join(DAEMON_LOG);
+    // Append mode, so a launcher that lost a start race cannot clobber the
+    // running daemon's log; kept small by starting afresh past 1 MiB.
     let log = OpenOptions::new()
         .create(true)
-        .write(true)
-        .truncate(true)
+        .append(true)
         .mode(0o600)
         .open(&log_path)
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    if log.metadata().is_ok_and(|m| m.len() > LOG_LIMIT) {
+        let _ = log.set_len(0);
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find our own binary: {e}"))?;
     let mut cmd = Command::new(exe);
     cmd.args(["daemon", "--detached", "--socket"])
