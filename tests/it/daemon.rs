@@ -74,7 +74,7 @@ fn daemons_for(socket: &Path) -> Vec<u32> {
         .filter(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            args.iter().any(|a| *a == b"--detached") && args.iter().any(|a| *a == needle.as_bytes())
+            args.contains(&&b"--detached"[..]) && args.contains(&needle.as_bytes())
         })
         .filter(|pid| alive(*pid))
         .collect()
@@ -493,4 +493,102 @@ fn running_as_root(test: &str) -> bool {
         eprintln!("SKIPPED {test}: needs root to run a client as another user");
     }
     root
+}
+
+/// The packaged systemd units, installed the way the README says, are valid
+/// and socket activation hands the daemon its listening socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn systemd_socket_activation_serves_gets_and_leaves_the_socket_to_systemd() {
+    if !have_tool("systemd-socket-activate", "systemd") {
+        return;
+    }
+    let (env, fake) = daemon_env();
+    let socket = env.socket();
+    let dir = socket.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // systemd passes the daemon only the environment it is told to.
+    let mut activate = Command::new("systemd-socket-activate");
+    activate.arg("--listen").arg(&socket);
+    for key in ["PATH", "HOME", "XDG_RUNTIME_DIR"] {
+        activate.arg(format!("--setenv={key}={}", env.var(key).unwrap()));
+    }
+    let mut manager = activate
+        .args([crate::harness::BIN, "daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the activation socket", Duration::from_secs(10), || {
+        socket.exists()
+    });
+
+    let mut cmd = env.command(&["get"]);
+    cmd.env("DOCKER_CREDENTIAL_ECR_DAEMON", "required");
+    assert_eq!(
+        run_command(cmd, HOST).secret(HOST),
+        password_for(ACCOUNT, 1)
+    );
+    let status = env.daemon_status();
+    assert_eq!(
+        status["pid"],
+        manager.id(),
+        "systemd execs the daemon in place"
+    );
+    assert_eq!(fake.token_requests().len(), 1);
+
+    assert!(env.run(&["daemon", "stop"], "").success);
+    let exit = manager.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        socket.exists(),
+        "the socket belongs to systemd; the daemon must leave it"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn packaged_systemd_units_verify() {
+    if !have_tool("systemd-analyze", "systemd") {
+        return;
+    }
+    let (env, _fake) = daemon_env();
+    let units = env.path("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd");
+    for name in [
+        "docker-credential-ecr.socket",
+        "docker-credential-ecr.service",
+    ] {
+        let text = std::fs::read_to_string(source.join(name)).unwrap();
+        // What the README's install commands do for a binary outside /usr/bin.
+        let text = text.replace("/usr/bin/docker-credential-ecr", crate::harness::BIN);
+        std::fs::write(units.join(name), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--user"])
+        .arg(units.join("docker-credential-ecr.socket"))
+        .arg(units.join("docker-credential-ecr.service"))
+        .env("XDG_RUNTIME_DIR", env.var("XDG_RUNTIME_DIR").unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
+
+/// True when `tool` is installed; in CI a missing tool is a failure, elsewhere a loud skip.
+#[cfg(target_os = "linux")]
+fn have_tool(tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is missing, and CI must run this test (apt-get install {package})"
+        );
+        eprintln!("SKIPPED: {tool} not installed (apt-get install {package})");
+    }
+    found
 }

@@ -82,6 +82,15 @@ impl TestEnv {
 
     /// Lets `get` use (and autostart) a daemon on this environment's socket;
     /// the daemon is stopped when the environment is dropped.
+    /// The value this environment gives `key`.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     #[cfg_attr(not(unix), allow(dead_code))]
     pub fn with_daemon(&mut self) -> &mut TestEnv {
         // A safety net should a test die before its drop: nothing lingers long.
