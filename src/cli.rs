@@ -145,7 +145,7 @@ pub fn main() -> ExitCode {
         limits: &Limits::from_env,
         cache: &open_cache,
         inputs: &inputs,
-        daemon: daemon_ref(&daemon),
+        daemon: daemon.as_deref(),
     };
     let action = cli.action;
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -166,21 +166,14 @@ pub fn main() -> ExitCode {
         }
     });
     let code = emit(&program, &answer);
-    #[cfg(unix)]
-    if let Some(client) = &daemon {
-        // After the answer is out: the client is not kept waiting on this.
-        client.start_if_wanted();
+    if let Some(daemon) = &daemon {
+        daemon.after_answer();
     }
     code
 }
 
-#[cfg(unix)]
-type DaemonClient = crate::daemon::client::Client;
-#[cfg(not(unix))]
-type DaemonClient = ();
-
-/// The daemon client for `get`, unless the daemon is off or cannot be located.
-fn daemon_client() -> Option<DaemonClient> {
+/// The daemon client for `get`, unless the daemon is off or unsupported here.
+fn daemon_client() -> Option<Box<dyn crate::daemon::TokenDaemon>> {
     #[cfg(unix)]
     {
         use crate::daemon::{self, Mode};
@@ -194,24 +187,10 @@ fn daemon_client() -> Option<DaemonClient> {
             }
         };
         let socket = daemon::socket_path(env)?;
-        Some(daemon::client::Client::new(socket, mode))
+        Some(Box::new(daemon::client::Client::new(socket, mode)))
     }
     #[cfg(not(unix))]
     None
-}
-
-fn daemon_ref(client: &Option<DaemonClient>) -> Option<&dyn crate::daemon::TokenDaemon> {
-    #[cfg(unix)]
-    {
-        client
-            .as_ref()
-            .map(|c| c as &dyn crate::daemon::TokenDaemon)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = client;
-        None
-    }
 }
 
 fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {

@@ -230,16 +230,6 @@ impl Client {
         let (_, _, response) = wire::parse_response(&body).map_err(|e| e.to_string())?;
         Ok(Some(response))
     }
-
-    /// After answering directly: start a daemon if the last `get` found none (mode `auto`).
-    pub fn start_if_wanted(&self) {
-        if self.mode == Mode::Auto && self.start_wanted.get() {
-            match start(&self.socket, None) {
-                Ok(started) => debug!(started, "daemon autostart"),
-                Err(e) => debug!("daemon autostart skipped: {e}"),
-            }
-        }
-    }
 }
 
 impl TokenDaemon for Client {
@@ -249,6 +239,16 @@ impl TokenDaemon for Client {
 
     fn required(&self) -> bool {
         Client::required(self)
+    }
+
+    /// Starts a daemon if the last `get` found none (mode `auto`).
+    fn after_answer(&self) {
+        if self.mode == Mode::Auto && self.start_wanted.get() {
+            match start(&self.socket, None) {
+                Ok(started) => debug!(started, "daemon autostart"),
+                Err(e) => debug!("daemon autostart skipped: {e}"),
+            }
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub trait TokenDaemon {
     fn get(&self, host: &str, key: &CacheKey, timeout: Duration) -> Outcome;
     /// Whether only the daemon may answer.
     fn required(&self) -> bool;
+    /// Called once the answer is out: time for work the client must not wait on (autostart).
+    fn after_answer(&self) {}
 }
 
 /// How `get` uses the daemon.

@@ -238,7 +238,7 @@ enum Fetched {
     Token {
         key: String,
         held: Held,
-        called_aws: bool,
+        /// The child's fetch failed and it served an older, still valid token.
         stale: bool,
     },
     Failed(String),
@@ -375,7 +375,7 @@ impl Daemon {
             Request::Status => {
                 let _ = write(&mut stream, &Response::Status(self.status())).await;
             }
-            Request::Stop => {}
+            Request::Stop => {} // answered above, whatever its version
             Request::Unknown => {
                 let reason = format!(
                     "this daemon speaks wire v{WIRE_VERSION}; got v{version} or an unknown op"
@@ -449,15 +449,7 @@ impl Daemon {
         }
         let caller = slot.state().caller.clone();
         match self.fetch(&caller, None).await {
-            Fetched::Token {
-                key,
-                held,
-                called_aws,
-                ..
-            } => {
-                if called_aws {
-                    bump(&self.counters.api_calls);
-                }
+            Fetched::Token { key, held, .. } => {
                 let response = held.response();
                 if key == slot.key {
                     self.store(slot, held);
@@ -540,25 +532,15 @@ impl Daemon {
                 Fetched::Token {
                     key,
                     held: fresh,
-                    called_aws,
                     stale: false,
                 } if key == slot.key && fresh.minted > held.minted => {
                     bump(&self.counters.refreshes);
-                    if called_aws {
-                        bump(&self.counters.api_calls);
-                    }
-                    debug!(registry = %caller.host, called_aws, "token refreshed");
+                    debug!(registry = %caller.host, "token refreshed");
                     self.store(&slot, fresh);
                     return;
                 }
                 other => {
                     bump(&self.counters.errors);
-                    if let Fetched::Token {
-                        called_aws: true, ..
-                    } = other
-                    {
-                        bump(&self.counters.api_calls);
-                    }
                     let reason = match other {
                         Fetched::Failed(r) | Fetched::Unavailable(r) => r,
                         Fetched::Token { .. } => "no newer token".to_string(),
@@ -636,18 +618,23 @@ impl Daemon {
                 expires,
                 called_aws,
                 stale,
-            }) => Fetched::Token {
-                key,
-                held: Held {
-                    username,
-                    password,
-                    minted,
-                    expires,
-                    refresh_at: refresh_point(minted, expires),
-                },
-                called_aws,
-                stale,
-            },
+            }) => {
+                // Counted here, the one place every fetch passes through.
+                if called_aws {
+                    bump(&self.counters.api_calls);
+                }
+                Fetched::Token {
+                    key,
+                    held: Held {
+                        username,
+                        password,
+                        minted,
+                        expires,
+                        refresh_at: refresh_point(minted, expires),
+                    },
+                    stale,
+                }
+            }
             Ok(FetchReply::Failed { reason }) => Fetched::Failed(reason),
             Ok(FetchReply::Refused { reason }) => {
                 // Our binary was replaced by one that no longer speaks our
