@@ -11,28 +11,7 @@
 use std::process::Command;
 
 use crate::fake_aws::{FakeAws, password_for};
-use crate::harness::{HOST, TestEnv, run_command};
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// True when the test may run; panics in CI when a tool is missing.
-fn tools_present(test: &str, tools: &[&str], install: &str) -> bool {
-    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: {missing:?} not installed, and CI must run this test ({install})"
-    );
-    eprintln!("SKIPPED {test}: {missing:?} not installed ({install})");
-    false
-}
+use crate::harness::{HOST, TestEnv, run_command, tools_present};
 
 fn env_for(fake: &FakeAws, cache: &str) -> TestEnv {
     let mut env = TestEnv::new();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::fake_aws::{FakeAws, Reply, password_for};
-use crate::harness::{HOST, TestEnv, run_command};
+use crate::harness::{HOST, TestEnv, in_parallel};
 
 /// A hermetic environment using the file backend, pointed at a fresh fake.
 fn file_cache_env() -> (TestEnv, FakeAws) {
@@ -106,15 +106,9 @@ fn a_failed_refresh_serves_the_still_valid_token_and_never_an_expired_one() {
 #[test]
 fn parallel_cold_gets_make_exactly_one_call() {
     let (env, fake) = file_cache_env();
-    let handles: Vec<_> = (0..32)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || run_command(cmd, HOST))
-        })
-        .collect();
-    let secrets: Vec<String> = handles
-        .into_iter()
-        .map(|h| h.join().unwrap().secret(HOST))
+    let secrets: Vec<String> = in_parallel(32, |_| env.command(&["get"]))
+        .iter()
+        .map(|run| run.secret(HOST))
         .collect();
     assert_eq!(secrets.len(), 32);
     assert!(

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::fake_aws::{FakeAws, password_for};
-use crate::harness::{HOST, KEY_ID, TestEnv, run_command};
+use crate::harness::{HOST, KEY_ID, TestEnv, in_parallel, may_run, run_command, tools_present};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -91,17 +91,14 @@ fn parallel_cold_gets_make_one_call_and_warm_gets_none() {
 
     // `required`: a get that fell back to the direct path would fail, so
     // every answer below provably came from the daemon.
-    let handles: Vec<_> = (0..64)
-        .map(|_| {
-            let mut cmd = env.command(&["get"]);
-            cmd.env("DOCKER_CREDENTIAL_ECR_DAEMON", "required");
-            std::thread::spawn(move || run_command(cmd, HOST))
-        })
-        .collect();
-    let secrets: Vec<String> = handles
-        .into_iter()
-        .map(|h| h.join().unwrap().secret(HOST))
-        .collect();
+    let secrets: Vec<String> = in_parallel(64, |_| {
+        let mut cmd = env.command(&["get"]);
+        cmd.env("DOCKER_CREDENTIAL_ECR_DAEMON", "required");
+        cmd
+    })
+    .iter()
+    .map(|run| run.secret(HOST))
+    .collect();
     assert_eq!(secrets.len(), 64);
     assert!(
         secrets.iter().all(|s| *s == password_for(ACCOUNT, 1)),
@@ -214,14 +211,8 @@ fn kill_9_mid_burst_costs_no_get_and_autostart_replaces_the_stale_socket() {
 #[test]
 fn racing_autostarts_leave_exactly_one_detached_daemon_and_no_zombie() {
     let (env, _fake) = daemon_env();
-    let handles: Vec<_> = (0..16)
-        .map(|_| {
-            let cmd = env.command(&["get"]);
-            std::thread::spawn(move || run_command(cmd, HOST))
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap().secret(HOST);
+    for run in in_parallel(16, |_| env.command(&["get"])) {
+        run.secret(HOST);
     }
     let pid = pid_of(&env.wait_for_daemon());
     assert_eq!(daemons_for(&env.socket()), vec![pid]);
@@ -485,14 +476,7 @@ fn running_as_root(test: &str) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test} needs root, and CI must run it"
-        );
-        eprintln!("SKIPPED {test}: needs root to run a client as another user");
-    }
-    root
+    may_run(test, root, "needs root to run a client as another user")
 }
 
 /// The packaged systemd units, installed the way the README says, are valid
@@ -500,7 +484,12 @@ fn running_as_root(test: &str) -> bool {
 #[cfg(target_os = "linux")]
 #[test]
 fn systemd_socket_activation_serves_gets_and_leaves_the_socket_to_systemd() {
-    if !have_tool("systemd-socket-activate", "systemd") {
+    let test = "systemd socket activation";
+    if !tools_present(
+        test,
+        &["systemd-socket-activate"],
+        "apt-get install systemd",
+    ) {
         return;
     }
     let (env, fake) = daemon_env();
@@ -550,7 +539,11 @@ fn systemd_socket_activation_serves_gets_and_leaves_the_socket_to_systemd() {
 #[cfg(target_os = "linux")]
 #[test]
 fn packaged_systemd_units_verify() {
-    if !have_tool("systemd-analyze", "systemd") {
+    if !tools_present(
+        "systemd units",
+        &["systemd-analyze"],
+        "apt-get install systemd",
+    ) {
         return;
     }
     let (env, _fake) = daemon_env();
@@ -575,20 +568,4 @@ fn packaged_systemd_units_verify() {
         .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.trim().is_empty(), "{said}");
-}
-
-/// True when `tool` is installed; in CI a missing tool is a failure, elsewhere a loud skip.
-#[cfg(target_os = "linux")]
-fn have_tool(tool: &str, package: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing, and CI must run this test (apt-get install {package})"
-        );
-        eprintln!("SKIPPED: {tool} not installed (apt-get install {package})");
-    }
-    found
 }

@@ -207,6 +207,46 @@ impl Drop for TestEnv {
     }
 }
 
+/// Runs the commands `make(0..n)` builds all at once and returns every result.
+pub fn in_parallel(n: usize, make: impl Fn(usize) -> Command) -> Vec<Run> {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let cmd = make(i);
+            std::thread::spawn(move || run_command(cmd, HOST))
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Whether a test may run: `true` when `ok`; otherwise a loud skip on a
+/// developer machine and a failure in CI (`.ci/run` sets `CI`), which must run it.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub fn may_run(test: &str, ok: bool, missing: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {missing}, and CI must run this test"
+        );
+        eprintln!("SKIPPED {test}: {missing}");
+    }
+    ok
+}
+
+/// [`may_run`] for tests that need programs on `PATH`.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub fn tools_present(test: &str, tools: &[&str], install: &str) -> bool {
+    let have = |tool: &&str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    };
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    may_run(
+        test,
+        missing.is_empty(),
+        &format!("{missing:?} not installed ({install})"),
+    )
+}
+
 /// Runs a command to completion, feeding stdin, killing it if the watchdog fires.
 pub fn run_command(mut cmd: Command, stdin: &str) -> Run {
     let start = Instant::now();
