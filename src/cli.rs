@@ -233,31 +233,26 @@ fn daemon_command(
     {
         use crate::daemon::commands::{Command, run};
         let command = match action {
-            None => Command::Run,
+            _ if spawn => Command::Launch,
+            None => Command::Run { detached },
             Some(DaemonAction::Start) => Command::Start,
             Some(DaemonAction::Stop) => Command::Stop,
             Some(DaemonAction::Status { json }) => Command::Status { json },
         };
-        run(command, idle_timeout, socket, spawn, detached)
+        run(command, idle_timeout, socket)
     }
     #[cfg(not(unix))]
     {
         let _ = (action, idle_timeout, socket, spawn, detached);
-        Answer {
-            stdout: String::new(),
-            stderr: vec!["the daemon needs Unix domain sockets and is not available on this platform; `get` works without it".into()],
-            success: false,
-        }
+        Answer::failed(
+            "the daemon needs Unix domain sockets and is not available on this platform; `get` works without it".into(),
+        )
     }
 }
 
 /// `configure`: a human command, so its report goes to stdout like any CLI's.
 fn configure(registries: &[String], path: Option<std::path::PathBuf>) -> Answer {
-    let failed = |message: String| Answer {
-        stdout: String::new(),
-        stderr: vec![message],
-        success: false,
-    };
+    let failed = Answer::failed;
     let mut hosts = Vec::new();
     for registry in registries {
         match crate::protocol::canonical_host(registry)

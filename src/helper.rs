@@ -56,6 +56,15 @@ impl Answer {
         }
     }
 
+    /// A human command's failure: nothing on stdout, the reason on stderr.
+    pub fn failed(message: String) -> Answer {
+        Answer {
+            stdout: String::new(),
+            stderr: vec![message],
+            success: false,
+        }
+    }
+
     /// A protocol error: the message on stdout (where clients read it) and on stderr.
     pub fn error(message: String) -> Answer {
         Answer {

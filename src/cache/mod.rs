@@ -144,6 +144,16 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens (creating it 0600) a file that is only ever `flock`ed, never written:
+/// the per-key fetch locks here, and the daemon's start-up locks.
+pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// The cache for this run, or `None` when caching is off or nothing works; notes go to the log.
 ///
 /// Probing is cheap (a keyutils probe is microseconds; Secret Service is only
@@ -372,13 +382,7 @@ impl Cache {
     fn lock(&self, id: &str, wait: Duration) -> Option<File> {
         let path = self.lock_path(id);
         let file = private_dir(&self.dir.join("locks"))
-            .and_then(|()| {
-                let mut options = std::fs::OpenOptions::new();
-                options.create(true).truncate(false).write(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                options.open(&path)
-            })
+            .and_then(|()| open_lock_file(&path))
             .map_err(|e| warn!("cannot open lock {}: {e}", path.display()))
             .ok()?;
         let deadline = Instant::now() + wait;

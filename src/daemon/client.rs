@@ -96,11 +96,6 @@ impl Client {
         &self.socket
     }
 
-    /// Whether `get` must go through the daemon.
-    pub fn required(&self) -> bool {
-        self.mode == Mode::Required
-    }
-
     /// Connects and checks the listener runs as our user.
     pub fn connect(&self) -> Result<UnixStream, ConnectError> {
         let stream = UnixStream::connect(&self.socket).map_err(|e| match e.kind() {
@@ -238,7 +233,7 @@ impl TokenDaemon for Client {
     }
 
     fn required(&self) -> bool {
-        Client::required(self)
+        self.mode == Mode::Required
     }
 
     /// Starts a daemon if the last `get` found none (mode `auto`).
@@ -375,13 +370,7 @@ fn daemon_env() -> Vec<(String, String)> {
 }
 
 fn lock_file(path: &Path) -> Result<File, String> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    crate::cache::open_lock_file(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Builds the request for `host` as this process's caller.

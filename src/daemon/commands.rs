@@ -14,8 +14,13 @@ use crate::helper::{Answer, iso8601};
 /// What `daemon` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Serve in the foreground.
-    Run,
+    /// Serve in the foreground (`detached`: autostart's daemon, leaving the starter's session).
+    Run {
+        /// Started by a launcher rather than by a person or service manager.
+        detached: bool,
+    },
+    /// Autostart's launcher: start a detached daemon and return at once.
+    Launch,
     /// Start a background daemon.
     Start,
     /// Stop the running daemon.
@@ -27,41 +32,25 @@ pub enum Command {
     },
 }
 
-fn failed(message: String) -> Answer {
-    Answer {
-        stdout: String::new(),
-        stderr: vec![message],
-        success: false,
-    }
-}
-
-/// Runs a `daemon` command. `spawn`/`detached` are autostart's internal steps.
-pub fn run(
-    command: Command,
-    idle_timeout: Option<u64>,
-    socket: Option<PathBuf>,
-    spawn: bool,
-    detached: bool,
-) -> Answer {
+/// Runs a `daemon` command.
+pub fn run(command: Command, idle_timeout: Option<u64>, socket: Option<PathBuf>) -> Answer {
     let env = |k: &str| std::env::var(k).ok();
     let Some(socket) = socket.or_else(|| socket_path(env)) else {
-        return failed(
+        return Answer::failed(
             "cannot place the daemon's socket: set DOCKER_CREDENTIAL_ECR_SOCKET or XDG_RUNTIME_DIR"
                 .into(),
         );
     };
-    if spawn {
-        return match client::spawn_detached(&socket, idle_timeout) {
-            Ok(()) => Answer::ok(""),
-            Err(e) => failed(e),
-        };
-    }
     match command {
-        Command::Run => serve(socket, idle_timeout, detached),
+        Command::Run { detached } => serve(socket, idle_timeout, detached),
+        Command::Launch => match client::spawn_detached(&socket, idle_timeout) {
+            Ok(()) => Answer::ok(""),
+            Err(e) => Answer::failed(e),
+        },
         Command::Start => match client::start(&socket, idle_timeout) {
             Ok(true) => Answer::ok(format!("daemon started on {}\n", socket.display())),
             Ok(false) => Answer::ok(format!("daemon already running on {}\n", socket.display())),
-            Err(e) => failed(format!("cannot start the daemon: {e}")),
+            Err(e) => Answer::failed(format!("cannot start the daemon: {e}")),
         },
         Command::Stop => stop(&Client::new(socket, Mode::Auto)),
         Command::Status { json } => status(&Client::new(socket, Mode::Auto), json),
@@ -74,7 +63,7 @@ fn serve(socket: PathBuf, idle_timeout: Option<u64>, detached: bool) -> Answer {
         Some(secs) => Some(Duration::from_secs(secs)),
         None => match idle_from_env(|k| std::env::var(k).ok()) {
             Ok(idle) => idle,
-            Err(e) => return failed(e),
+            Err(e) => return Answer::failed(e),
         },
     };
     if detached {
@@ -85,7 +74,7 @@ fn serve(socket: PathBuf, idle_timeout: Option<u64>, detached: bool) -> Answer {
         Ok(()) => Answer::ok(""),
         // A racing starter got there first: nothing to do.
         Err(DaemonError::AlreadyRunning(_)) if detached => Answer::ok(""),
-        Err(e) => failed(e.to_string()),
+        Err(e) => Answer::failed(e.to_string()),
     }
 }
 
@@ -105,7 +94,7 @@ fn stop(client: &Client) -> Answer {
             let pid = before.map(|p| format!(" (pid {p})")).unwrap_or_default();
             Answer::ok(format!("daemon stopped{pid}\n"))
         }
-        Err(e) => failed(format!("cannot stop the daemon: {e}")),
+        Err(e) => Answer::failed(format!("cannot stop the daemon: {e}")),
     }
 }
 
@@ -113,7 +102,7 @@ fn status(client: &Client, json: bool) -> Answer {
     let socket = client.socket().display().to_string();
     let status = match client.status() {
         Ok(status) => status,
-        Err(e) => return failed(format!("daemon at {socket}: {e}")),
+        Err(e) => return Answer::failed(format!("daemon at {socket}: {e}")),
     };
     let Some(s) = status else {
         let stdout = if json {

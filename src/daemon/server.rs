@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,11 +27,12 @@ use tracing::{debug, info, warn};
 
 use super::client::DAEMON_LOCK;
 use super::wire::{
-    self, DaemonStatus, FetchReply, FetchRequest, GetRequest, MAX_FRAME, Request, Response,
-    StatusEntry, WIRE_VERSION,
+    self, DaemonStatus, FetchReply, FetchRequest, GetRequest, Request, Response, StatusEntry,
+    WIRE_VERSION,
 };
 use super::{MODE_ENV, secure_dir};
 use crate::cache::entry::{epoch, safety_margin, usable};
+use crate::cache::open_lock_file;
 use crate::secret::Secret;
 
 /// How long a connected client has to send its request.
@@ -72,13 +73,8 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
         .ok_or_else(|| setup(format!("{} has no directory", options.socket.display())))?;
     secure_dir(dir).map_err(setup)?;
     let lock_path = dir.join(DAEMON_LOCK);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| setup(format!("{}: {e}", lock_path.display())))?;
+    let lock =
+        open_lock_file(&lock_path).map_err(|e| setup(format!("{}: {e}", lock_path.display())))?;
     if lock.try_lock().is_err() {
         return Err(DaemonError::AlreadyRunning(options.socket.clone()));
     }
@@ -687,15 +683,10 @@ impl Daemon {
     }
 }
 
-async fn read_frame(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
-    let len = stream.read_u32().await? as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes is over the limit"),
-        ));
-    }
-    let mut body = vec![0u8; len];
+async fn read_frame(stream: &mut UnixStream) -> Result<Vec<u8>, wire::FrameError> {
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).await?;
+    let mut body = vec![0u8; wire::body_len(header)?];
     stream.read_exact(&mut body).await?;
     Ok(body)
 }

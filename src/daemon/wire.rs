@@ -300,14 +300,20 @@ pub fn decode_body(body: &[u8]) -> Result<(u32, serde_json::Value), FrameError> 
     Ok((version, value))
 }
 
-/// Reads one frame's body (blocking std I/O; the client side).
-pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
-    let mut len = [0u8; 4];
-    reader.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
+/// The body length a frame header announces, if within [`MAX_FRAME`]; both sides' one rule.
+pub fn body_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));
     }
+    Ok(len)
+}
+
+/// Reads one frame's body (blocking std I/O; the client side).
+pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    reader.read_exact(&mut header)?;
+    let len = body_len(header)?;
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body)?;
     Ok(body)
