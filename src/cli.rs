@@ -8,10 +8,10 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cache::key::Inputs;
 use crate::cache::{self, Choice};
@@ -73,7 +73,7 @@ enum Action {
         idle_timeout: Option<u64>,
         /// The socket [default: $DOCKER_CREDENTIAL_ECR_SOCKET or $XDG_RUNTIME_DIR/docker-credential-ecr/daemon.sock].
         #[arg(long, value_name = "PATH", global = true)]
-        socket: Option<std::path::PathBuf>,
+        socket: Option<PathBuf>,
         /// Internal: launch a detached daemon and return.
         #[arg(long, hide = true)]
         spawn: bool,
@@ -84,15 +84,55 @@ enum Action {
     /// Internal: mint a token as the caller whose environment we run in (used by the daemon).
     #[command(hide = true)]
     Fetch,
-    /// Add `credHelpers` entries for ECR registries to docker's config.json.
+    /// Route ECR registries to this helper in docker's config (and podman's, with --podman).
+    ///
+    /// Keeps every other setting, the file's mode and layout; writes atomically
+    /// and keeps the previous version as <file>.bak. `--remove` undoes exactly
+    /// what was added.
     Configure {
         /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
-        #[arg(long = "registry", value_name = "HOST", required = true)]
+        #[arg(long = "registry", value_name = "HOST")]
         registries: Vec<String>,
-        /// The docker config file to edit [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
+        /// Your account's registry in REGION; one STS call finds the account (repeatable).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// ECR Public (public.ecr.aws).
+        #[arg(long)]
+        public: bool,
+        /// Also configure podman, buildah and skopeo (containers auth.json).
+        #[arg(long)]
+        podman: bool,
+        /// The docker config file [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
         #[arg(long, value_name = "FILE")]
-        docker_config: Option<std::path::PathBuf>,
+        docker_config: Option<PathBuf>,
+        /// The containers auth file for --podman [default: $REGISTRY_AUTH_FILE or ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json].
+        #[arg(long, value_name = "FILE", requires = "podman")]
+        auth_file: Option<PathBuf>,
+        /// Undo what configure added (only for the registries given, if any).
+        #[arg(long)]
+        remove: bool,
+        /// Print the change as a diff and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
+    /// Check each step from `docker pull` to a token; say what is broken and how to fix it.
+    ///
+    /// Exits 0 when nothing failed.
+    Doctor {
+        /// The registry to check [default: every registry docker's config routes here].
+        host: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), for packagers.
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,8 +250,42 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
         } => daemon_command(action, idle_timeout, socket, spawn, detached),
         Action::Configure {
             registries,
+            regions,
+            public,
+            podman,
             docker_config,
-        } => configure(&registries, docker_config),
+            auth_file,
+            remove,
+            dry_run,
+        } => {
+            let targets = ConfigureTargets {
+                docker_config,
+                podman,
+                auth_file,
+            };
+            configure(
+                helper,
+                &registries,
+                &regions,
+                public,
+                targets,
+                remove,
+                dry_run,
+            )
+        }
+        Action::Doctor { host, json } => doctor(helper, host, json),
+        Action::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), program, &mut out);
+            Answer::ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Action::Manpage => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => Answer::ok(String::from_utf8_lossy(&out).into_owned()),
+                Err(e) => Answer::failed(format!("cannot render the man page: {e}")),
+            }
+        }
         Action::Version => Answer::ok(format!(
             "{} ({}) {}\n",
             program,
@@ -250,39 +324,98 @@ fn daemon_command(
     }
 }
 
+/// Where `configure` writes, as given on the command line.
+struct ConfigureTargets {
+    docker_config: Option<PathBuf>,
+    podman: bool,
+    auth_file: Option<PathBuf>,
+}
+
 /// `configure`: a human command, so its report goes to stdout like any CLI's.
-fn configure(registries: &[String], path: Option<std::path::PathBuf>) -> Answer {
-    let failed = Answer::failed;
-    let mut hosts = Vec::new();
-    for registry in registries {
-        match crate::protocol::canonical_host(registry)
-            .filter(|h| crate::registry::parse_host(h).is_some())
-        {
-            Some(host) => hosts.push(host),
-            None => {
-                return failed(format!(
-                    "{registry:?} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com \
-                     or public.ecr.aws); nothing was written"
-                ));
-            }
-        }
+fn configure(
+    helper: &Helper,
+    registries: &[String],
+    regions: &[String],
+    public: bool,
+    targets: ConfigureTargets,
+    remove: bool,
+    dry_run: bool,
+) -> Answer {
+    use crate::client_config::{self, ContainersAuth};
+    if registries.is_empty() && regions.is_empty() && !public && !remove {
+        return Answer::failed(
+            "name the registries: --registry HOST, --region REGION or --public".to_string(),
+        );
     }
-    let Some(path) = path.or_else(crate::docker_config::default_path) else {
-        return failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
+    let account = |region: &str| {
+        let options = helper.plain_options()?;
+        crate::token::aws::caller_identity(region, &options)
+            .map(|identity| identity.account)
+            .map_err(|e| e.to_string())
     };
-    match crate::docker_config::add_cred_helpers(&path, &hosts) {
-        Ok(changed) => Answer::ok(format!(
-            "{} {}: credHelpers for {} -> docker-credential-ecr\n",
-            if changed {
-                "updated"
-            } else {
-                "already configured"
-            },
-            path.display(),
-            hosts.join(", ")
-        )),
-        Err(e) => failed(e.to_string()),
-    }
+    let hosts = match crate::configure::resolve_hosts(registries, regions, public, &account) {
+        Ok(hosts) => hosts,
+        Err(e) => return Answer::failed(e),
+    };
+    let Some(docker) = targets.docker_config.or_else(client_config::default_path) else {
+        return Answer::failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
+    };
+    let containers_auth = ContainersAuth::from_env(|k| std::env::var(k).ok(), dirs::home_dir());
+    let containers = match (targets.podman, targets.auth_file) {
+        (false, _) => None,
+        (true, Some(file)) => Some(file),
+        (true, None) => match containers_auth
+            .override_file
+            .clone()
+            .or_else(|| containers_auth.config.clone())
+        {
+            Some(file) => Some(file),
+            None => {
+                return Answer::failed(
+                    "cannot find the containers auth file: set XDG_CONFIG_HOME or HOME, or pass \
+                     --auth-file"
+                        .into(),
+                );
+            }
+        },
+    };
+    crate::configure::run(&crate::configure::Request {
+        hosts,
+        docker,
+        containers,
+        containers_auth,
+        remove,
+        dry_run,
+        path_var: std::env::var_os("PATH").unwrap_or_default(),
+        record: crate::configure::default_record_path(),
+    })
+}
+
+/// `doctor`: a human command; the report is on stdout, the exit status says whether all is well.
+fn doctor(helper: &Helper, host: Option<String>, json: bool) -> Answer {
+    use crate::client_config::{self, ContainersAuth};
+    let host = match host {
+        None => None,
+        Some(given) => match protocol::canonical_host(&given) {
+            Some(host) => Some(host),
+            None => return Answer::failed(format!("{given:?} is not a registry host name")),
+        },
+    };
+    let Some(docker) = client_config::default_path() else {
+        return Answer::failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let context = crate::doctor::Context {
+        host,
+        path_var: std::env::var_os("PATH").unwrap_or_default(),
+        current_exe: std::env::current_exe().ok(),
+        docker,
+        containers: ContainersAuth::from_env(env, dirs::home_dir()),
+        default_region: env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_string()),
+    };
+    crate::doctor::run(helper, &context, json)
 }
 
 fn with_stdin(action: impl FnOnce(&[u8]) -> Answer) -> Answer {
@@ -360,7 +493,6 @@ fn program_name(args: &[OsString]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_valid() {

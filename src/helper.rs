@@ -110,10 +110,10 @@ enum Resolved {
 }
 
 /// An ECR request worked out down to who asks and how long we may take.
-struct Prepared {
-    registry: EcrRegistry,
-    key: CacheKey,
-    options: FetchOptions,
+pub(crate) struct Prepared {
+    pub(crate) registry: EcrRegistry,
+    pub(crate) key: CacheKey,
+    pub(crate) options: FetchOptions,
 }
 
 impl Helper<'_> {
@@ -130,7 +130,7 @@ impl Helper<'_> {
     }
 
     /// Works out registry, identity and limits for `host`; `Ok(None)` if it is not ECR.
-    fn prepare(&self, host: &str) -> Result<Option<Prepared>, String> {
+    pub(crate) fn prepare(&self, host: &str) -> Result<Option<Prepared>, String> {
         let (registry, config) = match self.resolve(host) {
             Ok(Resolved::Ecr(registry, config)) => (registry, config),
             Ok(Resolved::NotEcr) => return Ok(None),
@@ -153,8 +153,25 @@ impl Helper<'_> {
         }))
     }
 
+    /// Options for an AWS call tied to no registry (STS in `doctor` and `configure --region`).
+    pub(crate) fn plain_options(&self) -> Result<FetchOptions, String> {
+        let config = (self.config)().map_err(|e| format!("config error: {e}"))?;
+        let limits = (self.limits)(&config).map_err(|e| e.to_string())?;
+        Ok(FetchOptions {
+            profile: None,
+            role_arn: None,
+            timeout: limits.timeout,
+            imds_timeout: limits.imds_timeout,
+            imds_attempts: limits.imds_attempts,
+        })
+    }
+
     /// The direct path: the cache (single-flight across processes) or AWS.
-    fn direct(&self, p: &Prepared, newer_than: Option<u64>) -> Result<Lookup, TokenError> {
+    pub(crate) fn direct(
+        &self,
+        p: &Prepared,
+        newer_than: Option<u64>,
+    ) -> Result<Lookup, TokenError> {
         let fetch = || {
             debug!(registry = ?p.registry, options = ?p.options, "fetching token");
             self.source.fetch(&p.registry, &p.options)

@@ -12,15 +12,18 @@
 //! [`daemon`] sits in front of the cache when it runs: a per-user process
 //! that keeps tokens warm and answers `get` over a Unix socket.
 //! [`secret`] keeps tokens out of logs;
-//! [`docker_config`] wires us into docker's config.json.
+//! [`client_config`] reads and edits the files docker and podman route registries by;
+//! [`configure`] and [`doctor`] are the set-up and diagnosis commands built on it.
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cache;
 pub mod cli;
+pub mod client_config;
 pub mod config;
+pub mod configure;
 pub mod daemon;
-pub mod docker_config;
+pub mod doctor;
 pub mod helper;
 pub mod logging;
 pub mod protocol;

@@ -44,6 +44,19 @@ impl Partition {
         }
     }
 
+    /// The DNS suffix of the partition's standard (not dual-stack) registry hosts.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::AwsEusc => "amazonaws.eu",
+            Partition::AwsIso => "c2s.ic.gov",
+            Partition::AwsIsoB => "sc2s.sgov.gov",
+            Partition::AwsIsoE => "cloud.adc-e.uk",
+            Partition::AwsIsoF => "csp.hci.ic.gov",
+        }
+    }
+
     /// The partition of a region name, for registries named by an alias rather than a host.
     pub fn of_region(region: &str) -> Partition {
         if region.starts_with("cn-") {
@@ -199,6 +212,12 @@ pub fn parse_host(host: &str) -> Option<EcrRegistry> {
         });
     }
     None
+}
+
+/// The standard registry host of an account in a region, as `configure --region` writes it.
+pub fn private_host(account_id: &str, region: &str) -> String {
+    let suffix = Partition::of_region(region).dns_suffix();
+    format!("{account_id}.dkr.ecr.{region}.{suffix}")
 }
 
 /// A 12-digit AWS account id.
@@ -437,6 +456,25 @@ mod tests {
             ("eusc-de-east-1", "aws-eusc"),
         ] {
             assert_eq!(Partition::of_region(region).id(), want, "{region}");
+        }
+    }
+
+    #[test]
+    fn private_host_is_recognised_in_every_partition() {
+        for region in [
+            "us-east-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "eusc-de-east-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "us-isof-south-1",
+        ] {
+            let host = private_host("123456789012", region);
+            let registry = parse_host(&host).unwrap_or_else(|| panic!("{host}"));
+            assert_eq!(registry.partition, Partition::of_region(region), "{host}");
+            assert_eq!(registry.api_region(), region);
         }
     }
 }

@@ -406,6 +406,22 @@ impl Cache {
         }
     }
 
+    /// Stores, reads back and removes a dummy entry: does the backend work here, now?
+    pub fn probe(&self) -> Result<(), BackendError> {
+        const ID: &str = "doctor-probe";
+        let data = b"docker-credential-ecr doctor";
+        self.backend.save(ID, data)?;
+        let read = self.backend.load(ID);
+        let removed = self.backend.remove(ID);
+        match read? {
+            Some(bytes) if bytes == data => removed,
+            _ => Err(BackendError::Platform {
+                backend: self.backend.name(),
+                detail: "an entry just stored could not be read back".to_string(),
+            }),
+        }
+    }
+
     /// Every index record, valid or not.
     pub fn entries(&self) -> Vec<Meta> {
         let Ok(dir) = std::fs::read_dir(self.dir.join("meta")) else {

@@ -45,37 +45,50 @@ impl TokenSource for AwsTokenSource {
         registry: &EcrRegistry,
         options: &FetchOptions,
     ) -> Result<AuthToken, TokenError> {
-        // The SDK panics on some environment problems (e.g. no usable root
-        // certificates). A credential helper must answer, not crash, so a panic
-        // becomes an ordinary error with a hint.
-        std::panic::catch_unwind(|| fetch_blocking(registry, options)).unwrap_or_else(|payload| {
-            let message = crate::panic_message(payload.as_ref());
-            let hint = if message.contains("root certificates") {
-                "; help: no trusted CA certificates could be loaded: check SSL_CERT_FILE and \
-                 SSL_CERT_DIR, install ca-certificates, or set AWS_CA_BUNDLE"
-            } else {
-                ""
-            };
-            Err(TokenError::Sdk {
-                message: one_line(&message),
-                hint,
-            })
-        })
+        without_panics(|| fetch_blocking(registry, options))
     }
 }
 
+/// Turns an SDK panic into an ordinary error with a hint.
+///
+/// The SDK panics on some environment problems (e.g. no usable root
+/// certificates). A credential helper must answer, not crash.
+fn without_panics<T>(
+    work: impl FnOnce() -> Result<T, TokenError> + std::panic::UnwindSafe,
+) -> Result<T, TokenError> {
+    std::panic::catch_unwind(work).unwrap_or_else(|payload| {
+        let message = crate::panic_message(payload.as_ref());
+        let hint = if message.contains("root certificates") {
+            "; help: no trusted CA certificates could be loaded: check SSL_CERT_FILE and \
+             SSL_CERT_DIR, install ca-certificates, or set AWS_CA_BUNDLE"
+        } else {
+            ""
+        };
+        Err(TokenError::Sdk {
+            message: one_line(&message),
+            hint,
+        })
+    })
+}
+
 fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
+    guarded(options.timeout, fetch(registry, options))
+}
+
+/// Runs one AWS exchange on a throwaway runtime under an overall deadline.
+fn guarded<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, TokenError>>,
+) -> Result<T, TokenError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(TokenError::Runtime)?;
     let result = runtime.block_on(async {
-        tokio::time::timeout(options.timeout, fetch(registry, options))
+        tokio::time::timeout(timeout, work)
             .await
-            .unwrap_or(Err(TokenError::TimedOut {
-                after: options.timeout,
-            }))
+            .unwrap_or(Err(TokenError::TimedOut { after: timeout }))
     });
     // A credential_process or socket stuck past the deadline must not hold us here.
     runtime.shutdown_timeout(Duration::from_millis(50));
@@ -83,7 +96,17 @@ fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<Auth
 }
 
 async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
-    let region = Region::new(registry.api_region().to_string());
+    let sdk = session(registry.api_region(), options).await?;
+    match &registry.kind {
+        RegistryKind::Private { account_id, .. } => fetch_private(&sdk, registry, account_id).await,
+        RegistryKind::Public => fetch_public(&sdk).await,
+    }
+}
+
+/// The SDK config acting as the principal `get` would use: the chain (or the
+/// configured profile), then the configured role if any.
+async fn session(region: &str, options: &FetchOptions) -> Result<SdkConfig, TokenError> {
+    let region = Region::new(region.to_string());
     let http_client = http_client_for_ca_bundle()?;
     let profile = options
         .profile
@@ -93,7 +116,6 @@ async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthTok
 
     let base = resolve_credentials(&region, http_client.clone(), options, &profile).await?;
     debug!(
-        registry = %registry,
         region = %region,
         access_key_id = %base.access_key_id(),
         "resolved AWS credentials"
@@ -105,11 +127,37 @@ async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthTok
         debug!(role_arn = %role_arn, access_key_id = %assumed.access_key_id(), "assumed role");
         sdk = sdk_config(&region, http_client, options, assumed).await;
     }
+    Ok(sdk)
+}
 
-    match &registry.kind {
-        RegistryKind::Private { account_id, .. } => fetch_private(&sdk, registry, account_id).await,
-        RegistryKind::Public => fetch_public(&sdk).await,
-    }
+/// Who AWS says we are (STS GetCallerIdentity), for `doctor` and `configure --region`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The 12-digit account the credentials belong to.
+    pub account: String,
+    /// The principal's ARN.
+    pub arn: String,
+}
+
+/// Resolves credentials as `get` would and asks STS whose they are, within `options.timeout`.
+pub fn caller_identity(region: &str, options: &FetchOptions) -> Result<CallerIdentity, TokenError> {
+    without_panics(|| {
+        guarded(options.timeout, async {
+            let sdk = session(region, options).await?;
+            let output = aws_sdk_sts::Client::new(&sdk)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(classify_api_error)?;
+            match (output.account(), output.arn()) {
+                (Some(account), Some(arn)) => Ok(CallerIdentity {
+                    account: account.to_string(),
+                    arn: arn.to_string(),
+                }),
+                _ => Err(TokenError::EmptyResponse),
+            }
+        })
+    })
 }
 
 /// Builds an HTTPS client trusting only `AWS_CA_BUNDLE`, as the AWS CLI and Go SDK do.

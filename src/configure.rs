@@ -1,0 +1,466 @@
+//! `configure`: route ECR registries to this helper in docker's and the
+//! containers tools' config files, and take exactly that back with `--remove`.
+//!
+//! Users arrive from `aws ecr get-login-password | docker login` every 12
+//! hours; one command must get them to "push and pull just work" without
+//! risking the file that also holds their other registries' credentials. So
+//! every file is planned before any is written (one bad file means nothing is
+//! written), `--dry-run` shows the diff, and what we added is recorded — which
+//! entries, and the values they replaced — so `--remove` restores the files
+//! byte for byte instead of guessing.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client_config::{
+    self, ClientConfigError, ConfigFile, ContainersAuth, HELPER_BINARY, HELPER_SUFFIX,
+};
+use crate::helper::Answer;
+use crate::registry;
+
+/// More `credHelpers` entries than this make the legacy `docker build` visibly slow.
+const LONG_LIST: usize = 10;
+
+/// What the user asked `configure` to do, with every path already decided.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Canonical ECR registry hosts; empty with `remove` means "everything we added".
+    pub hosts: Vec<String>,
+    /// docker's config.json.
+    pub docker: PathBuf,
+    /// The containers tools' auth file to edit (`--podman`), if any.
+    pub containers: Option<PathBuf>,
+    /// Where the containers tools look, for the stale-token warning.
+    pub containers_auth: ContainersAuth,
+    /// Undo instead of add.
+    pub remove: bool,
+    /// Print the diff, write nothing.
+    pub dry_run: bool,
+    /// The PATH clients will search for our binary.
+    pub path_var: OsString,
+    /// Where what we added is recorded (`None`: nowhere, `--remove` falls back to matching "ecr").
+    pub record: Option<PathBuf>,
+}
+
+/// Where `configure` records what it added, so `--remove` can undo exactly that.
+pub fn default_record_path() -> Option<PathBuf> {
+    dirs::data_local_dir().map(|d| d.join("docker-credential-ecr").join("configured.json"))
+}
+
+/// Turns `--registry`, `--region` and `--public` into canonical hosts.
+///
+/// `account` is asked at most once (it costs an STS call), with the first region.
+pub fn resolve_hosts(
+    registries: &[String],
+    regions: &[String],
+    public: bool,
+    account: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for given in registries {
+        match crate::protocol::canonical_host(given).filter(|h| registry::parse_host(h).is_some()) {
+            Some(host) => hosts.push(host),
+            None => {
+                return Err(format!(
+                    "{given:?} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com \
+                     or public.ecr.aws); nothing was written"
+                ));
+            }
+        }
+    }
+    if let Some(first) = regions.first() {
+        if let Some(bad) = regions.iter().find(|r| !registry::is_region(r)) {
+            return Err(format!(
+                "{bad:?} is not an AWS region name; nothing was written"
+            ));
+        }
+        let account = account(first).map_err(|e| {
+            format!("cannot tell which account to configure: {e}; nothing was written")
+        })?;
+        hosts.extend(regions.iter().map(|r| registry::private_host(&account, r)));
+    }
+    if public {
+        hosts.push("public.ecr.aws".to_string());
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    Ok(hosts)
+}
+
+/// What configure added to one file.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileRecord {
+    /// The file did not exist before.
+    created_file: bool,
+    /// The file had no `credHelpers` object before.
+    created_cred_helpers: bool,
+    /// Each host we set, with the helper it named before (`None`: no entry).
+    hosts: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Record {
+    files: BTreeMap<String, FileRecord>,
+}
+
+fn load_record(path: Option<&Path>) -> Record {
+    path.and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save_record(path: &Path, record: &Record) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
+    client_config::write_atomic(path, &(text + "\n")).map_err(std::io::Error::other)
+}
+
+fn record_key(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// One file's planned change.
+struct Planned {
+    path: PathBuf,
+    before: String,
+    /// The new text; `None` deletes the file (we created it and it is empty again).
+    after: Option<String>,
+    report: String,
+}
+
+/// Runs `configure` (or `configure --remove`).
+pub fn run(request: &Request) -> Answer {
+    let mut record = load_record(request.record.as_deref());
+    let mut targets = vec![request.docker.clone()];
+    targets.extend(request.containers.clone());
+    targets.dedup();
+
+    let mut plans = Vec::new();
+    let mut notes = Vec::new();
+    let mut warnings = Vec::new();
+    for path in &targets {
+        let planned = if request.remove {
+            plan_remove(path, &request.hosts, &mut record, &mut notes)
+        } else {
+            plan_add(path, &request.hosts, &mut record, &mut notes)
+        };
+        match planned {
+            Ok(Some(plan)) => plans.push(plan),
+            Ok(None) => {}
+            Err(e) => return Answer::failed(e.to_string()),
+        }
+    }
+    if !request.remove {
+        warnings.extend(add_warnings(request));
+    }
+
+    let mut out = String::new();
+    for plan in &plans {
+        if request.dry_run {
+            out.push_str(&diff(plan));
+            continue;
+        }
+        let written = match &plan.after {
+            Some(text) => client_config::write_atomic(&plan.path, text),
+            None => std::fs::remove_file(&plan.path).map_err(|source| ClientConfigError::Io {
+                path: plan.path.clone(),
+                source,
+            }),
+        };
+        if let Err(e) = written {
+            // Files already written stay written; the record below describes them.
+            save_and_warn(request, &record, &mut warnings);
+            let mut answer = Answer::failed(e.to_string());
+            answer.stdout = out;
+            return answer;
+        }
+        out.push_str(&plan.report);
+    }
+    out.extend(notes.iter().map(|n| format!("{n}\n")));
+    if request.dry_run {
+        out.push_str("dry run: nothing was written\n");
+    } else if !plans.is_empty() {
+        save_and_warn(request, &record, &mut warnings);
+    }
+    Answer {
+        stdout: out,
+        stderr: warnings,
+        success: true,
+    }
+}
+
+fn save_and_warn(request: &Request, record: &Record, warnings: &mut Vec<String>) {
+    if let Some(path) = &request.record
+        && let Err(e) = save_record(path, record)
+    {
+        warnings.push(format!(
+            "warning: cannot record what configure changed in {}: {e}; \
+             `configure --remove` will remove entries that name \"{HELPER_SUFFIX}\" instead",
+            path.display()
+        ));
+    }
+}
+
+fn plan_add(
+    path: &Path,
+    hosts: &[String],
+    record: &mut Record,
+    notes: &mut Vec<String>,
+) -> Result<Option<Planned>, ClientConfigError> {
+    client_config::check_writable(path)?;
+    let mut file = ConfigFile::load(path)?;
+    let key = record_key(path);
+    let mut entry = record.files.get(&key).cloned().unwrap_or_default();
+    entry.created_file |= file.original.is_none();
+    entry.created_cred_helpers |= !file.has_cred_helpers();
+    let mut added = Vec::new();
+    for host in hosts {
+        let previous = file.set_cred_helper(host, Some(HELPER_SUFFIX));
+        if previous.as_deref() != Some(HELPER_SUFFIX) {
+            entry.hosts.entry(host.clone()).or_insert(previous);
+            added.push(host.as_str());
+        }
+    }
+    let shown = path.display();
+    let Some(after) = file.changed_text() else {
+        notes.push(format!(
+            "{shown}: already routes {} to {HELPER_BINARY}",
+            hosts.join(", ")
+        ));
+        return Ok(None);
+    };
+    let backup = match &file.original {
+        Some(_) => format!(
+            " (previous version: {})",
+            client_config::backup_path(path).display()
+        ),
+        None => String::new(),
+    };
+    record.files.insert(key, entry);
+    Ok(Some(Planned {
+        path: path.to_path_buf(),
+        before: file.original.clone().unwrap_or_default(),
+        after: Some(after),
+        report: format!(
+            "updated {shown}: {} -> {HELPER_BINARY}{backup}\n",
+            added.join(", ")
+        ),
+    }))
+}
+
+fn plan_remove(
+    path: &Path,
+    hosts: &[String],
+    record: &mut Record,
+    notes: &mut Vec<String>,
+) -> Result<Option<Planned>, ClientConfigError> {
+    let shown = path.display();
+    let mut file = ConfigFile::load(path)?;
+    let key = record_key(path);
+    let mut entry = record.files.get(&key).cloned();
+    if file.original.is_none() {
+        notes.push(format!("{shown}: does not exist, nothing to remove"));
+        record.files.remove(&key);
+        return Ok(None);
+    }
+    client_config::check_writable(path)?;
+    let targets: Vec<String> = match (&entry, hosts.is_empty()) {
+        (_, false) => hosts.to_vec(),
+        (Some(entry), true) => entry.hosts.keys().cloned().collect(),
+        // No record (state lost): everything that names us.
+        (None, true) => file
+            .cred_helpers()
+            .into_iter()
+            .filter(|(_, helper)| *helper == HELPER_SUFFIX)
+            .map(|(host, _)| host.to_string())
+            .collect(),
+    };
+    let mut removed = Vec::new();
+    for host in &targets {
+        let previous = entry.as_mut().and_then(|e| e.hosts.remove(host)).flatten();
+        match file.cred_helper(host) {
+            Some(HELPER_SUFFIX) => {
+                file.set_cred_helper(host, previous.as_deref());
+                removed.push(match &previous {
+                    Some(helper) => format!("{host} (back to {helper:?})"),
+                    None => host.clone(),
+                });
+            }
+            Some(other) => notes.push(format!(
+                "{shown}: left {host} alone: it now names {other:?}, not {HELPER_SUFFIX:?}"
+            )),
+            None => {}
+        }
+    }
+    let mut delete = false;
+    if let Some(entry) = &entry
+        && entry.hosts.is_empty()
+    {
+        if entry.created_cred_helpers {
+            file.drop_empty_cred_helpers();
+        }
+        delete = entry.created_file && file.is_empty();
+    }
+    match entry {
+        Some(e) if !e.hosts.is_empty() => {
+            record.files.insert(key, e);
+        }
+        _ => {
+            record.files.remove(&key);
+        }
+    }
+    let before = file.original.clone().unwrap_or_default();
+    if delete {
+        return Ok(Some(Planned {
+            path: path.to_path_buf(),
+            before,
+            after: None,
+            report: format!("removed {shown}: configure had created it\n"),
+        }));
+    }
+    let Some(after) = file.changed_text() else {
+        notes.push(format!("{shown}: nothing of ours to remove"));
+        return Ok(None);
+    };
+    Ok(Some(Planned {
+        path: path.to_path_buf(),
+        before,
+        after: Some(after),
+        report: format!(
+            "updated {shown}: removed {} (previous version: {})\n",
+            removed.join(", "),
+            client_config::backup_path(path).display()
+        ),
+    }))
+}
+
+/// Things that will still stop the helper from being used after a successful configure.
+fn add_warnings(request: &Request) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if client_config::find_on_path(HELPER_BINARY, &request.path_var).is_none() {
+        warnings.push(format!(
+            "warning: {HELPER_BINARY} is not on PATH, and docker and podman look it up there: \
+             add its directory to PATH (run `{HELPER_BINARY} doctor` to check)"
+        ));
+    }
+    if let Ok(docker) = ConfigFile::load(&request.docker) {
+        if let Some(store) = docker.creds_store().filter(|s| *s != HELPER_SUFFIX) {
+            warnings.push(format!(
+                "warning: {}: \"credsStore\": {store:?} still answers for every registry not in \
+                 credHelpers: other ECR registries, and the host:443 and https:// forms nerdctl \
+                 and crane ask for, go to docker-credential-{store}",
+                request.docker.display()
+            ));
+        }
+        let count = docker.cred_helpers().len();
+        if count > LONG_LIST {
+            warnings.push(format!(
+                "warning: {} has {count} credHelpers entries: the legacy `docker build` \
+                 (DOCKER_BUILDKIT=0) runs every one of them before each build; BuildKit does not",
+                request.docker.display()
+            ));
+        }
+    }
+    // A token `podman login` stored is read before any credHelpers entry and dies in 12 hours.
+    let auth = &request.containers_auth;
+    for file in auth
+        .lookup_order(None)
+        .iter()
+        .filter_map(|p| ConfigFile::load(p).ok())
+    {
+        for host in request.hosts.iter().filter(|h| file.has_stored_auth(h)) {
+            warnings.push(format!(
+                "warning: {} holds a token stored by `podman login` for {host}; podman, buildah \
+                 and skopeo use it instead of the helper until it expires (12 hours): run \
+                 `podman logout {host}`",
+                file.path.display()
+            ));
+        }
+    }
+    if let Some(file) = &auth.override_file
+        && request.containers.as_ref() != Some(file)
+    {
+        warnings.push(format!(
+            "warning: REGISTRY_AUTH_FILE={} makes podman, buildah and skopeo read only that file; \
+             run configure with --podman to add the entries there",
+            file.display()
+        ));
+    }
+    warnings
+}
+
+fn diff(plan: &Planned) -> String {
+    let after = plan.after.as_deref().unwrap_or_default();
+    let shown = plan.path.display().to_string();
+    let mut text = similar::TextDiff::from_lines(plan.before.as_str(), after)
+        .unified_diff()
+        .header(&shown, &shown)
+        .to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_sts(_: &str) -> Result<String, String> {
+        panic!("STS must not be called")
+    }
+
+    #[test]
+    fn resolve_hosts_canonicalises_and_asks_sts_once() {
+        let hosts = resolve_hosts(
+            &["https://123456789012.dkr.ecr.us-east-1.amazonaws.com/".into()],
+            &[],
+            true,
+            &no_sts,
+        )
+        .unwrap();
+        assert_eq!(
+            hosts,
+            [
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "public.ecr.aws"
+            ]
+        );
+
+        let calls = std::cell::Cell::new(0);
+        let sts = |region: &str| {
+            calls.set(calls.get() + 1);
+            assert_eq!(region, "eu-west-1");
+            Ok("210987654321".to_string())
+        };
+        let hosts =
+            resolve_hosts(&[], &["eu-west-1".into(), "cn-north-1".into()], false, &sts).unwrap();
+        assert_eq!(calls.get(), 1);
+        assert_eq!(
+            hosts,
+            [
+                "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+                "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_hosts_refuses_what_is_not_ecr() {
+        let e = resolve_hosts(&["ghcr.io".into()], &[], false, &no_sts).unwrap_err();
+        assert!(e.contains("\"ghcr.io\" is not an ECR registry host"), "{e}");
+        let e = resolve_hosts(&[], &["Not A Region".into()], false, &no_sts).unwrap_err();
+        assert!(e.contains("not an AWS region"), "{e}");
+        let failing = |_: &str| Err("no AWS credentials".to_string());
+        let e = resolve_hosts(&[], &["us-east-1".into()], false, &failing).unwrap_err();
+        assert!(e.contains("no AWS credentials") && e.contains("nothing was written"));
+    }
+}
