@@ -159,7 +159,11 @@ pub fn run(request: &Request) -> Answer {
         }
     }
     if !request.remove {
-        warnings.extend(add_warnings(request));
+        let docker_after = plans
+            .iter()
+            .find(|p| p.path == request.docker)
+            .and_then(|p| p.after.as_deref());
+        warnings.extend(add_warnings(request, docker_after));
     }
 
     let mut out = String::new();
@@ -343,7 +347,7 @@ fn plan_remove(
 }
 
 /// Things that will still stop the helper from being used after a successful configure.
-fn add_warnings(request: &Request) -> Vec<String> {
+fn add_warnings(request: &Request, docker_after: Option<&str>) -> Vec<String> {
     let mut warnings = Vec::new();
     if client_config::find_on_path(HELPER_BINARY, &request.path_var).is_none() {
         warnings.push(format!(
@@ -351,7 +355,11 @@ fn add_warnings(request: &Request) -> Vec<String> {
              add its directory to PATH (run `{HELPER_BINARY} doctor` to check)"
         ));
     }
-    if let Ok(docker) = ConfigFile::load(&request.docker) {
+    let docker = match docker_after {
+        Some(text) => ConfigFile::parse(&request.docker, Some(text)),
+        None => ConfigFile::load(&request.docker),
+    };
+    if let Ok(docker) = docker {
         if let Some(store) = docker.creds_store().filter(|s| *s != HELPER_SUFFIX) {
             warnings.push(format!(
                 "warning: {}: \"credsStore\": {store:?} still answers for every registry not in \

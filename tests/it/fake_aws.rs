@@ -170,6 +170,9 @@ impl FakeAws {
         if target.is_empty() && body.contains("Action=AssumeRole") {
             target = "STS.AssumeRole".to_string();
         }
+        if target.is_empty() && body.contains("Action=GetCallerIdentity") {
+            target = "STS.GetCallerIdentity".to_string();
+        }
         let recorded = Recorded {
             target: target.clone(),
             authorization,
@@ -210,6 +213,9 @@ impl FakeAws {
                     .to_string(),
             ),
             Reply::Token if target == "STS.AssumeRole" => ("200 OK", "text/xml", assume_role_xml()),
+            Reply::Token if target == "STS.GetCallerIdentity" => {
+                ("200 OK", "text/xml", caller_identity_xml())
+            }
             Reply::Token => ("200 OK", "application/x-amz-json-1.1", token_json(&recorded, n, ttl)),
         };
         let mut stream = stream;
@@ -260,6 +266,18 @@ fn assume_role_xml() -> String {
 </AssumeRoleResult>
 <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
 </AssumeRoleResponse>"#
+    )
+}
+
+/// The principal the fake says every caller is.
+pub const CALLER_ARN: &str = "arn:aws:iam::123456789012:user/ci";
+
+fn caller_identity_xml() -> String {
+    format!(
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<GetCallerIdentityResult><Arn>{CALLER_ARN}</Arn><UserId>AIDAFAKEUSERID</UserId><Account>123456789012</Account></GetCallerIdentityResult>
+<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>"#
     )
 }
 

@@ -11,7 +11,11 @@ mod harness;
 mod backends;
 mod cache;
 #[cfg(unix)]
+mod configure;
+#[cfg(unix)]
 mod daemon;
+#[cfg(unix)]
+mod doctor;
 mod get;
 mod moto;
 mod protocol;

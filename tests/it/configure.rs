@@ -1,0 +1,254 @@
+//! `configure`: what it does to real files, and that `--remove` gives them back.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::fake_aws::FakeAws;
+use crate::harness::{HOST, TestEnv};
+
+const DOCKER: &str = "home/.docker/config.json";
+
+/// A config as docker itself writes it: tabs, no final newline, a credsStore,
+/// a stored login and another helper.
+const DOCKER_WRITTEN: &str = "{\n\t\"auths\": {\n\t\t\"ghcr.io\": {\n\t\t\t\"auth\": \"dXNlcjpwYXNz\"\n\t\t}\n\t},\n\t\"credsStore\": \"desktop\",\n\t\"credHelpers\": {\n\t\t\"gcr.io\": \"gcr\"\n\t},\n\t\"currentContext\": \"default\"\n}";
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn configure(env: &TestEnv, extra: &[&str]) -> crate::harness::Run {
+    let mut args = vec!["configure"];
+    args.extend_from_slice(extra);
+    env.run(&args, "")
+}
+
+#[test]
+fn no_file_is_created_private_and_removed_again() {
+    let env = TestEnv::new();
+    let path = env.path(DOCKER);
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("updated {}", path.display())));
+    assert_eq!(
+        read(&path),
+        format!("{{\n\t\"credHelpers\": {{\n\t\t\"{HOST}\": \"ecr\"\n\t}}\n}}\n")
+    );
+    assert_eq!(mode(&path), 0o600);
+
+    let run = configure(&env, &["--remove"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        !path.exists(),
+        "configure created the file, so --remove deletes it"
+    );
+}
+
+#[test]
+fn empty_file_gets_an_entry_and_comes_back_as_an_empty_object() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, "");
+    assert!(configure(&env, &["--registry", HOST]).success);
+    assert!(read(&path).contains(&format!("\"{HOST}\": \"ecr\"")));
+    assert!(configure(&env, &["--remove", "--registry", HOST]).success);
+    // Documented: an empty file comes back as `{}`, which docker reads the same way.
+    assert_eq!(read(&path), "{}\n");
+}
+
+#[test]
+fn existing_settings_survive_twice_and_remove_restores_the_bytes() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, DOCKER_WRITTEN);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    let run = configure(&env, &["--registry", HOST, "--registry", "public.ecr.aws"]);
+    assert!(run.success, "{}", run.stderr);
+    let after: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(after["credHelpers"]["gcr.io"], "gcr");
+    assert_eq!(after["credHelpers"][HOST], "ecr");
+    assert_eq!(after["credHelpers"]["public.ecr.aws"], "ecr");
+    assert_eq!(after["auths"]["ghcr.io"]["auth"], "dXNlcjpwYXNz");
+    assert_eq!(after["credsStore"], "desktop");
+    assert_eq!(after["currentContext"], "default");
+    assert!(read(&path).starts_with("{\n\t\"auths\""), "layout kept");
+    assert_eq!(mode(&path), 0o640, "mode kept");
+    let backup = env.path("home/.docker/config.json.bak");
+    assert_eq!(
+        read(&backup),
+        DOCKER_WRITTEN,
+        "the previous version is kept"
+    );
+    assert!(
+        run.stderr
+            .contains("\"credsStore\": \"desktop\" still answers"),
+        "credsStore warning: {}",
+        run.stderr
+    );
+
+    let configured = read(&path);
+    let again = configure(&env, &["--registry", HOST, "--registry", "public.ecr.aws"]);
+    assert!(again.success, "{}", again.stderr);
+    assert!(again.stdout.contains("already routes"), "{}", again.stdout);
+    assert_eq!(read(&path), configured, "a second run changes nothing");
+
+    let run = configure(&env, &["--remove"]);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(read(&path), DOCKER_WRITTEN, "byte-identical after --remove");
+    assert_eq!(mode(&path), 0o640);
+}
+
+#[test]
+fn a_replaced_helper_is_put_back_by_remove() {
+    let env = TestEnv::new();
+    let original = format!("{{\n\t\"credHelpers\": {{\n\t\t\"{HOST}\": \"ecr-login\"\n\t}}\n}}");
+    let path = env.write(DOCKER, &original);
+    assert!(configure(&env, &["--registry", HOST]).success);
+    assert!(read(&path).contains(&format!("\"{HOST}\": \"ecr\"")));
+    let run = configure(&env, &["--remove"]);
+    assert!(
+        run.stdout.contains("back to \"ecr-login\""),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(&path), original);
+}
+
+#[test]
+fn unparsable_files_are_refused_and_left_alone() {
+    for bad in [
+        "{\n  // docker does not allow comments\n  \"auths\": {}\n}\n",
+        "{\"auths\": {}}\ngarbage\n",
+    ] {
+        let env = TestEnv::new();
+        let path = env.write(DOCKER, bad);
+        let run = configure(&env, &["--registry", HOST]);
+        assert!(!run.success, "{bad:?} must be refused");
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr.contains(&path.display().to_string())
+                && run.stderr.contains("nothing was written"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert_eq!(read(&path), bad);
+        assert!(!env.path("home/.docker/config.json.bak").exists());
+    }
+}
+
+#[test]
+fn read_only_file_is_a_clear_error() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, DOCKER_WRITTEN);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("is read-only") && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&path), DOCKER_WRITTEN);
+    assert_eq!(mode(&path), 0o444);
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, DOCKER_WRITTEN);
+    let run = configure(&env, &["--registry", HOST, "--dry-run"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!("+\t\t\"{HOST}\": \"ecr\"")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!("--- {}", path.display())));
+    assert!(run.stdout.ends_with("dry run: nothing was written\n"));
+    assert_eq!(read(&path), DOCKER_WRITTEN);
+    assert!(!env.path("home/.docker/config.json.bak").exists());
+    assert!(!env.path("home/.local/share/docker-credential-ecr").exists());
+}
+
+#[test]
+fn not_ecr_is_refused() {
+    let env = TestEnv::new();
+    let run = configure(&env, &["--registry", "ghcr.io"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("not an ECR registry host"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.path(DOCKER).exists());
+    let run = configure(&env, &[]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("--registry HOST, --region REGION or --public")
+    );
+}
+
+#[test]
+fn podman_gets_its_own_file_and_a_warning_about_stale_tokens() {
+    let env = TestEnv::new();
+    let stale = env.write(
+        "run/containers/auth.json",
+        &format!("{{\"auths\":{{\"{HOST}\":{{\"auth\":\"QVdTOm9sZA==\"}}}}}}"),
+    );
+    let run = configure(&env, &["--registry", HOST, "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    let podman = env.path("config/containers/auth.json");
+    let written: serde_json::Value = serde_json::from_str(&read(&podman)).unwrap();
+    assert_eq!(written["credHelpers"][HOST], "ecr");
+    assert!(env.path(DOCKER).exists(), "docker is configured too");
+    assert!(
+        run.stderr
+            .contains(&format!("{} holds a token", stale.display()))
+            && run.stderr.contains(&format!("podman logout {HOST}")),
+        "{}",
+        run.stderr
+    );
+
+    assert!(configure(&env, &["--remove", "--podman"]).success);
+    assert!(!podman.exists() && !env.path(DOCKER).exists());
+}
+
+#[test]
+fn region_finds_the_account_with_one_sts_call() {
+    let fake = FakeAws::start();
+    let mut env = TestEnv::new();
+    env.endpoint(&fake.url);
+    let run = configure(&env, &["--region", "us-west-2", "--region", "eu-west-1"]);
+    assert!(run.success, "{}", run.stderr);
+    let written: serde_json::Value = serde_json::from_str(&read(&env.path(DOCKER))).unwrap();
+    assert_eq!(written["credHelpers"][HOST], "ecr");
+    assert_eq!(
+        written["credHelpers"]["123456789012.dkr.ecr.eu-west-1.amazonaws.com"],
+        "ecr"
+    );
+    let calls: Vec<String> = fake.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(calls, ["STS.GetCallerIdentity"]);
+}
+
+#[test]
+fn long_credhelpers_lists_are_flagged() {
+    let env = TestEnv::new();
+    let helpers: Vec<String> = (0..10)
+        .map(|i| format!("\"{i}23456789012.dkr.ecr.us-east-1.amazonaws.com\": \"ecr\""))
+        .collect();
+    env.write(
+        DOCKER,
+        &format!("{{\"credHelpers\": {{{}}}}}", helpers.join(",")),
+    );
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(run.success);
+    assert!(
+        run.stderr.contains("has 11 credHelpers entries") && run.stderr.contains("docker build"),
+        "{}",
+        run.stderr
+    );
+}
