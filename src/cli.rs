@@ -130,9 +130,13 @@ enum Action {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), for packagers.
+    /// Write the man pages (one per command, roff) into DIR, for packagers.
     #[command(hide = true)]
-    Manpage,
+    Manpage {
+        /// Where to write docker-credential-ecr.1 and docker-credential-ecr-<command>.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,11 +283,15 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             clap_complete::generate(shell, &mut Cli::command(), program, &mut out);
             Answer::ok(String::from_utf8_lossy(&out).into_owned())
         }
-        Action::Manpage => {
-            let mut out = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
-                Ok(()) => Answer::ok(String::from_utf8_lossy(&out).into_owned()),
-                Err(e) => Answer::failed(format!("cannot render the man page: {e}")),
+        Action::Manpage { out_dir } => {
+            match std::fs::create_dir_all(&out_dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &out_dir))
+            {
+                Ok(()) => Answer::ok(""),
+                Err(e) => Answer::failed(format!(
+                    "cannot write the man pages to {}: {e}",
+                    out_dir.display()
+                )),
             }
         }
         Action::Version => Answer::ok(format!(
