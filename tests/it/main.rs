@@ -18,4 +18,6 @@ mod daemon;
 mod doctor;
 mod get;
 mod moto;
+#[cfg(unix)]
+mod packaging;
 mod protocol;
