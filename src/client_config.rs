@@ -295,6 +295,15 @@ pub fn check_writable(path: &Path) -> Result<(), ClientConfigError> {
 
 /// Replaces `path` with `text` atomically, keeping its mode and its previous version as `.bak`.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), ClientConfigError> {
+    replace(path, text, true)
+}
+
+/// [`write_atomic`] for our own files, which need no backup.
+pub fn write_private(path: &Path, text: &str) -> Result<(), ClientConfigError> {
+    replace(path, text, false)
+}
+
+fn replace(path: &Path, text: &str, backup: bool) -> Result<(), ClientConfigError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| ClientConfigError::Io { path: p, source }
@@ -306,8 +315,10 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), ClientConfigError> {
     let result = (|| {
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions()).map_err(io(&tmp))?;
-            let backup = backup_path(path);
-            std::fs::copy(path, &backup).map_err(io(&backup))?;
+            if backup {
+                let backup = backup_path(path);
+                std::fs::copy(path, &backup).map_err(io(&backup))?;
+            }
         }
         file.write_all(text.as_bytes()).map_err(io(&tmp))?;
         file.sync_all().map_err(io(&tmp))?;

@@ -117,7 +117,7 @@ fn save_record(path: &Path, record: &Record) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
-    client_config::write_atomic(path, &(text + "\n")).map_err(std::io::Error::other)
+    client_config::write_private(path, &(text + "\n")).map_err(std::io::Error::other)
 }
 
 fn record_key(path: &Path) -> String {
