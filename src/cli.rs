@@ -89,32 +89,7 @@ enum Action {
     /// Keeps every other setting, the file's mode and layout; writes atomically
     /// and keeps the previous version as <file>.bak. `--remove` undoes exactly
     /// what was added.
-    Configure {
-        /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
-        #[arg(long = "registry", value_name = "HOST")]
-        registries: Vec<String>,
-        /// Your account's registry in REGION; one STS call finds the account (repeatable).
-        #[arg(long = "region", value_name = "REGION")]
-        regions: Vec<String>,
-        /// ECR Public (public.ecr.aws).
-        #[arg(long)]
-        public: bool,
-        /// Also configure podman, buildah and skopeo (containers auth.json).
-        #[arg(long)]
-        podman: bool,
-        /// The docker config file [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
-        #[arg(long, value_name = "FILE")]
-        docker_config: Option<PathBuf>,
-        /// The containers auth file for --podman [default: $REGISTRY_AUTH_FILE or ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json].
-        #[arg(long, value_name = "FILE", requires = "podman")]
-        auth_file: Option<PathBuf>,
-        /// Undo what configure added (only for the registries given, if any).
-        #[arg(long)]
-        remove: bool,
-        /// Print the change as a diff and write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Configure(ConfigureArgs),
     /// Check each step from `docker pull` to a token; say what is broken and how to fix it.
     ///
     /// Exits 0 when nothing failed.
@@ -137,6 +112,35 @@ enum Action {
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
     },
+}
+
+/// `configure`'s options.
+#[derive(Debug, clap::Args)]
+struct ConfigureArgs {
+    /// An ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com (repeatable).
+    #[arg(long = "registry", value_name = "HOST")]
+    registries: Vec<String>,
+    /// Your account's registry in REGION; one STS call finds the account (repeatable).
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
+    /// ECR Public (public.ecr.aws).
+    #[arg(long)]
+    public: bool,
+    /// Also configure podman, buildah and skopeo (containers auth.json).
+    #[arg(long)]
+    podman: bool,
+    /// The docker config file [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
+    #[arg(long, value_name = "FILE")]
+    docker_config: Option<PathBuf>,
+    /// The containers auth file for --podman [default: $REGISTRY_AUTH_FILE or ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json].
+    #[arg(long, value_name = "FILE", requires = "podman")]
+    auth_file: Option<PathBuf>,
+    /// Undo what configure added (only for the registries given, if any).
+    #[arg(long)]
+    remove: bool,
+    /// Print the change as a diff and write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,31 +256,7 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             spawn,
             detached,
         } => daemon_command(action, idle_timeout, socket, spawn, detached),
-        Action::Configure {
-            registries,
-            regions,
-            public,
-            podman,
-            docker_config,
-            auth_file,
-            remove,
-            dry_run,
-        } => {
-            let targets = ConfigureTargets {
-                docker_config,
-                podman,
-                auth_file,
-            };
-            configure(
-                helper,
-                &registries,
-                &regions,
-                public,
-                targets,
-                remove,
-                dry_run,
-            )
-        }
+        Action::Configure(args) => configure(helper, args),
         Action::Doctor { host, json } => doctor(helper, host, json),
         Action::Completions { shell } => {
             let mut out = Vec::new();
@@ -332,25 +312,10 @@ fn daemon_command(
     }
 }
 
-/// Where `configure` writes, as given on the command line.
-struct ConfigureTargets {
-    docker_config: Option<PathBuf>,
-    podman: bool,
-    auth_file: Option<PathBuf>,
-}
-
 /// `configure`: a human command, so its report goes to stdout like any CLI's.
-fn configure(
-    helper: &Helper,
-    registries: &[String],
-    regions: &[String],
-    public: bool,
-    targets: ConfigureTargets,
-    remove: bool,
-    dry_run: bool,
-) -> Answer {
+fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
     use crate::client_config::{self, ContainersAuth};
-    if registries.is_empty() && regions.is_empty() && !public && !remove {
+    if args.registries.is_empty() && args.regions.is_empty() && !args.public && !args.remove {
         return Answer::failed(
             "name the registries: --registry HOST, --region REGION or --public".to_string(),
         );
@@ -361,15 +326,20 @@ fn configure(
             .map(|identity| identity.account)
             .map_err(|e| e.to_string())
     };
-    let hosts = match crate::configure::resolve_hosts(registries, regions, public, &account) {
+    let hosts = match crate::configure::resolve_hosts(
+        &args.registries,
+        &args.regions,
+        args.public,
+        &account,
+    ) {
         Ok(hosts) => hosts,
         Err(e) => return Answer::failed(e),
     };
-    let Some(docker) = targets.docker_config.or_else(client_config::default_path) else {
+    let Some(docker) = args.docker_config.or_else(client_config::default_path) else {
         return Answer::failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
     };
     let containers_auth = ContainersAuth::from_env(|k| std::env::var(k).ok(), dirs::home_dir());
-    let containers = match (targets.podman, targets.auth_file) {
+    let containers = match (args.podman, args.auth_file) {
         (false, _) => None,
         (true, Some(file)) => Some(file),
         (true, None) => match containers_auth
@@ -392,8 +362,8 @@ fn configure(
         docker,
         containers,
         containers_auth,
-        remove,
-        dry_run,
+        remove: args.remove,
+        dry_run: args.dry_run,
         path_var: std::env::var_os("PATH").unwrap_or_default(),
         record: crate::configure::default_record_path(),
     })
