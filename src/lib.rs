@@ -22,6 +22,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker_config;
 pub mod helper;
+pub mod kubelet;
 pub mod logging;
 pub mod protocol;
 pub mod registry;
