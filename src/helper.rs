@@ -885,10 +885,7 @@ mod tests {
         };
         let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.kubelet(with_role.as_bytes()));
         assert!(a.success, "{a:?}");
-        assert!(
-            a.stdout
-                .contains(r#""serviceAccountTokenCacheType":"ServiceAccount""#)
-        );
+        assert!(a.stdout.contains(r#""username":"AWS","password":"pw""#));
         assert!(d.asked.borrow().is_empty());
         let identity = calls[0].1.web_identity.as_ref().unwrap();
         assert_eq!(identity.role_arn, arn);

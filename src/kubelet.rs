@@ -182,8 +182,6 @@ struct Response<'a> {
     cache_key_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_duration: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service_account_token_cache_type: Option<&'static str>,
     auth: BTreeMap<&'a str, AuthConfig<'a>>,
 }
 
@@ -202,20 +200,16 @@ fn expose<S: Serializer>(secret: &&Secret<String>, s: S) -> Result<S::Ok, S::Err
 ///
 /// `cacheKeyType` is always `Registry`: an ECR token is good for every
 /// repository of its registry. `cacheDuration` is omitted when `None`
-/// (kubelet then uses the config's `defaultCacheDuration`).
-/// `serviceAccountTokenCacheType` is sent only when the request carried a
-/// token, as kubelet requires then: `ServiceAccount`, because the credential
-/// depends on the service account and its role, not on the pod.
+/// (kubelet then uses the config's `defaultCacheDuration`). Nothing else is
+/// written: in service-account mode, how kubelet caches per account is set
+/// in its config (`tokenAttributes.cacheType`), and a response field some
+/// kubelet does not know would make it throw the answer away.
 pub fn format_response(request: &Request, cache: Option<Duration>, auth: Option<Auth>) -> String {
     let response = Response {
         api_version: request.api_version,
         kind: RESPONSE_KIND,
         cache_key_type: "Registry",
         cache_duration: cache.map(go_duration),
-        service_account_token_cache_type: request
-            .service_account
-            .as_ref()
-            .map(|_| "ServiceAccount"),
         auth: auth
             .into_iter()
             .map(|a| {
@@ -481,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn token_mode_responses_say_how_kubelet_may_cache() {
+    fn token_mode_responses_have_the_same_fields() {
         let request = Request {
             api_version: V1,
             image: "h/a".into(),
@@ -491,9 +485,10 @@ mod tests {
             }),
         };
         let out = format_response(&request, Some(Duration::ZERO), None);
-        assert!(
-            out.contains(r#""cacheDuration":"0s","serviceAccountTokenCacheType":"ServiceAccount""#),
-            "{out}"
+        assert_eq!(
+            out,
+            "{\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"kind\":\"CredentialProviderResponse\",\
+             \"cacheKeyType\":\"Registry\",\"cacheDuration\":\"0s\",\"auth\":{}}\n"
         );
     }
 

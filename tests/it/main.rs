@@ -13,5 +13,6 @@ mod cache;
 #[cfg(unix)]
 mod daemon;
 mod get;
+mod kubelet;
 mod moto;
 mod protocol;
