@@ -12,6 +12,7 @@ mod backends;
 mod cache;
 #[cfg(unix)]
 mod daemon;
+mod fleet;
 mod get;
 mod kubelet;
 mod moto;
