@@ -11,7 +11,8 @@
 //! [`cache`] (identity-keyed, single-flight) → [`token`] (the AWS exchange).
 //! [`daemon`] sits in front of the cache when it runs: a per-user process
 //! that keeps tokens warm and answers `get` over a Unix socket.
-//! [`secret`] keeps tokens out of logs;
+//! [`kubelet`] is the same path behind kubelet's image credential provider
+//! protocol. [`secret`] keeps tokens out of logs;
 //! [`docker_config`] wires us into docker's config.json.
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
