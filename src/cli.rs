@@ -53,6 +53,9 @@ enum Action {
     Erase,
     /// Print the registries this helper holds credentials for, as a JSON object.
     List,
+    /// Answer kubelet's image credential provider request on stdin (set `args: ["kubelet"]`
+    /// in kubelet's CredentialProviderConfig).
+    Kubelet,
     /// Print the helper's name and version.
     Version,
     /// Show the cached tokens: registry, identity, backend, minted and expiry times.
@@ -186,7 +189,12 @@ pub fn main() -> ExitCode {
         }
     };
     let is_get = matches!(cli.action, Action::Get);
-    let daemon = if is_get { daemon_client() } else { None };
+    let is_kubelet = matches!(cli.action, Action::Kubelet);
+    let daemon = if is_get || is_kubelet {
+        daemon_client()
+    } else {
+        None
+    };
     let helper = Helper {
         source: &source,
         config: &Config::load,
@@ -206,6 +214,8 @@ pub fn main() -> ExitCode {
             // `get` must still give clients the answer they know how to handle.
             stdout: if is_get {
                 format!("{}\n", protocol::NOT_FOUND)
+            } else if is_kubelet {
+                String::new() // kubelet reads only a response from stdout
             } else {
                 format!("{line}\n")
             },
@@ -244,6 +254,7 @@ fn daemon_client() -> Option<Box<dyn crate::daemon::TokenDaemon>> {
 fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
     match action {
         Action::Get => with_stdin(|input| helper.get(input)),
+        Action::Kubelet => with_stdin(|input| helper.kubelet(input)),
         Action::Store => with_stdin(|input| helper.store(input)),
         Action::Erase => with_stdin(|input| helper.erase(input)),
         Action::List => helper.list(),

@@ -263,7 +263,8 @@ impl Config {
     }
 }
 
-fn is_role_arn(s: &str) -> bool {
+/// Whether `s` is an IAM role ARN: `arn:<partition>:iam::<account>:role/<name>`.
+pub(crate) fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6
         && parts[0] == "arn"

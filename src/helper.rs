@@ -16,15 +16,16 @@ use std::time::{Duration, SystemTime};
 use tracing::debug;
 
 use crate::cache::entry::{epoch, refresh_due, usable};
-use crate::cache::key::{CacheKey, Inputs, cache_key};
+use crate::cache::key::{CacheKey, Inputs, cache_key, web_identity_key};
 use crate::cache::{Cache, Lookup, Served};
 use crate::config::{Config, ConfigError};
 use crate::daemon::wire::{FetchReply, FetchRequest, WIRE_VERSION};
 use crate::daemon::{Outcome, TokenDaemon};
+use crate::kubelet;
 use crate::protocol::{self, canonical_host, parse_server_url, parse_store_request};
 use crate::registry::{self, EcrRegistry};
 use crate::settings::{Limits, SettingsError};
-use crate::token::{AuthToken, FetchOptions, TokenError, TokenSource};
+use crate::token::{AuthToken, FetchOptions, TokenError, TokenSource, WebIdentity};
 
 /// What an action prints and whether it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +146,7 @@ impl Helper<'_> {
             timeout: limits.timeout,
             imds_timeout: limits.imds_timeout,
             imds_attempts: limits.imds_attempts,
+            web_identity: None,
         };
         Ok(Some(Prepared {
             registry,
@@ -163,6 +165,7 @@ impl Helper<'_> {
             timeout: limits.timeout,
             imds_timeout: limits.imds_timeout,
             imds_attempts: limits.imds_attempts,
+            web_identity: None,
         })
     }
 
@@ -210,30 +213,126 @@ impl Helper<'_> {
             Ok(None) => return Answer::not_found(None),
             Err(reason) => return Answer::not_found(Some(reason)),
         };
-        let answer = |token: AuthToken| {
-            Answer::ok(protocol::format_get_response(
+        match self.obtain(&host, &prepared, true) {
+            Ok((token, _)) => Answer::ok(protocol::format_get_response(
                 &server_url,
                 &token.username,
                 &token.password,
-            ))
-        };
-        if let Some(daemon) = self.daemon {
-            match daemon.get(&host, &prepared.key, prepared.options.timeout) {
-                Outcome::Token(token) => return answer(token),
-                Outcome::Failed(reason) => return Answer::not_found(Some(reason)),
+            )),
+            Err(reason) => Answer::not_found(Some(reason)),
+        }
+    }
+
+    /// A token for a prepared request, from the daemon (if `via_daemon` and one
+    /// answers) or directly, with when it was minted if known (the daemon does
+    /// not say). `Err` is the one-line reason for the user.
+    fn obtain(
+        &self,
+        host: &str,
+        prepared: &Prepared,
+        via_daemon: bool,
+    ) -> Result<(AuthToken, Option<u64>), String> {
+        if let Some(daemon) = self.daemon.filter(|_| via_daemon) {
+            match daemon.get(host, &prepared.key, prepared.options.timeout) {
+                Outcome::Token(token) => return Ok((token, None)),
+                Outcome::Failed(reason) => return Err(reason),
                 Outcome::Unavailable(reason) if daemon.required() => {
-                    return Answer::not_found(Some(format!(
+                    return Err(format!(
                         "{host}: the daemon is required ({}=required) but did not answer: {reason}",
                         crate::daemon::MODE_ENV
-                    )));
+                    ));
                 }
                 Outcome::Unavailable(reason) => debug!("answering directly: {reason}"),
             }
         }
-        match self.direct(&prepared, None) {
-            Ok(found) => answer(found.token),
-            Err(e) => Answer::not_found(Some(format!("{host}: {e}"))),
+        self.direct(prepared, None)
+            .map(|found| (found.token, Some(found.minted)))
+            .map_err(|e| format!("{host}: {e}"))
+    }
+
+    /// `kubelet`: answers kubelet's image credential provider request on stdin
+    /// (see [`crate::kubelet`]) with the same cache, single-flight and daemon as `get`.
+    ///
+    /// Not ECR: no credentials (an empty `auth`) and success, never an error.
+    /// Failures: nothing on stdout, the reason on stderr, exit 1, well inside
+    /// kubelet's 60 s (the fetch timeout is capped by [`kubelet_timeout`]).
+    pub fn kubelet(&self, stdin: &[u8]) -> Answer {
+        let request = match kubelet::parse_request(stdin) {
+            Ok(request) => request,
+            Err(e) => return Answer::failed(e.to_string()),
+        };
+        let registry = kubelet::registry_of(&request.image);
+        // Answering "no credentials" costs nothing here, so kubelet should not
+        // keep it: a cached empty answer would outlive a new [[alias]].
+        let none = || {
+            Answer::ok(kubelet::format_response(
+                &request,
+                Some(Duration::ZERO),
+                None,
+            ))
+        };
+        let Some(host) = canonical_host(registry) else {
+            return none();
+        };
+        let mut prepared = match self.prepare(&host) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => return none(),
+            Err(reason) => return Answer::failed(reason),
+        };
+        prepared.options.timeout = kubelet_timeout(prepared.options.timeout);
+        let mut via_daemon = true;
+        if let Some(account) = &request.service_account {
+            match self.web_identity(&host, account, &mut prepared) {
+                Ok(used) => via_daemon = !used,
+                Err(reason) => return Answer::failed(reason),
+            }
         }
+        match self.obtain(&host, &prepared, via_daemon) {
+            Ok((token, minted)) => {
+                let expires = token.expires_at.map(epoch);
+                let duration = kubelet::cache_duration(minted, expires, epoch(SystemTime::now()));
+                Answer::ok(kubelet::format_response(
+                    &request,
+                    Some(duration),
+                    Some(kubelet::Auth {
+                        registry,
+                        username: &token.username,
+                        password: &token.password,
+                    }),
+                ))
+            }
+            Err(reason) => Answer::failed(reason),
+        }
+    }
+
+    /// Switches `prepared` to the service account's role, if it names one:
+    /// web identity credentials, cached per role and account. `Ok(false)`:
+    /// no role, so the node's own credentials apply, as without a token.
+    fn web_identity(
+        &self,
+        host: &str,
+        account: &kubelet::ServiceAccount,
+        prepared: &mut Prepared,
+    ) -> Result<bool, String> {
+        let fail = |e: kubelet::KubeletError| format!("{host}: {e}");
+        let Some(role_arn) = kubelet::role_for(account, self.inputs.env).map_err(fail)? else {
+            debug!("the service account names no role; using the node's credentials");
+            return Ok(false);
+        };
+        let subject = kubelet::token_subject(&account.token).map_err(fail)?;
+        prepared.key = web_identity_key(
+            &prepared.registry,
+            prepared.options.role_arn.as_deref(),
+            &role_arn,
+            &subject,
+            self.inputs,
+        );
+        prepared.options.web_identity = Some(WebIdentity {
+            session_name: kubelet::session_name(&subject),
+            role_arn,
+            token: account.token.clone(),
+        });
+        Ok(true)
     }
 
     /// `fetch` (internal): the daemon's way of minting as its caller, whose
@@ -402,6 +501,19 @@ impl Helper<'_> {
     }
 }
 
+/// The longest a kubelet-mode fetch may be given so that the slowest path —
+/// the daemon's first reply and its fetch, then the wait for another
+/// process's fetch under the cache lock, then our own fetch — ends within
+/// [`kubelet::BUDGET`], well inside kubelet's 60 s.
+pub fn kubelet_timeout(configured: Duration) -> Duration {
+    #[cfg(unix)]
+    let daemon_slack = crate::daemon::client::FIRST_REPLY + crate::daemon::client::FETCH_SLACK;
+    #[cfg(not(unix))]
+    let daemon_slack = Duration::ZERO;
+    let cap = kubelet::BUDGET.saturating_sub(daemon_slack + LOCK_SLACK) / 3;
+    configured.min(cap)
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC), without a date library.
 pub fn iso8601(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -451,7 +563,7 @@ mod tests {
             Ok(AuthToken {
                 username: "AWS".into(),
                 password: Secret::new("pw".into()),
-                expires_at: None,
+                expires_at: Some(SystemTime::now() + Duration::from_secs(12 * 3600)),
             })
         }
     }
@@ -711,6 +823,125 @@ mod tests {
             );
             assert!(calls.is_empty());
         }
+    }
+
+    fn kubelet_request(image: &str, extra: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"{image}"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn kubelet_answers_ecr_images_with_a_registry_keyed_token() {
+        let req = kubelet_request(&format!("{HOST}/team/app"), "");
+        let (a, calls) = run("", false, |h| h.kubelet(req.as_bytes()));
+        assert!(a.success && a.stderr.is_empty(), "{a:?}");
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        assert_eq!(v["auth"][HOST]["password"], "pw");
+        assert_eq!(v["cacheKeyType"], "Registry");
+        // A freshly minted 12 h token: kubelet may keep it until 5 minutes before expiry.
+        let d = v["cacheDuration"].as_str().unwrap();
+        assert!(d == "11h55m0s" || d == "11h54m59s", "{d}");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].1.web_identity, None);
+    }
+
+    #[test]
+    fn kubelet_gives_other_images_no_credentials_and_no_call() {
+        for image in [
+            "docker.io/library/nginx",
+            "nginx",
+            "localhost:5000/x",
+            "public.ecr.aws:8443/a",
+        ] {
+            let (a, calls) = run("", false, |h| {
+                h.kubelet(kubelet_request(image, "").as_bytes())
+            });
+            assert!(a.success && calls.is_empty(), "{image}: {a:?}");
+            assert!(
+                a.stdout.contains(r#""cacheDuration":"0s","auth":{}"#),
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kubelet_failures_are_exit_1_with_the_reason_on_stderr_only() {
+        let req = kubelet_request(HOST, "");
+        let (a, _) = run("", true, |h| h.kubelet(req.as_bytes()));
+        assert!(!a.success && a.stdout.is_empty());
+        assert!(a.stderr[0].contains("access denied"), "{a:?}");
+        let (a, calls) = run("", false, |h| h.kubelet(b"{}"));
+        assert!(!a.success && a.stdout.is_empty() && calls.is_empty());
+        assert!(a.stderr[0].contains("CredentialProviderRequest"), "{a:?}");
+    }
+
+    #[test]
+    fn kubelet_service_account_roles_use_web_identity_and_skip_the_daemon() {
+        let b = |s: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+        };
+        let token = format!(
+            "{}.{}.sig",
+            b("{}"),
+            b(
+                r#"{"iss":"https://oidc","sub":"system:serviceaccount:ns:sa","aud":"sts.amazonaws.com"}"#
+            )
+        );
+        let arn = "arn:aws:iam::123456789012:role/pull";
+        let with_role = kubelet_request(
+            HOST,
+            &format!(
+                r#","serviceAccountToken":"{token}","serviceAccountAnnotations":{{"eks.amazonaws.com/ecr-role-arn":"{arn}"}}"#
+            ),
+        );
+        let d = FakeDaemon {
+            answer: || Outcome::Failed("the daemon was asked".into()),
+            required: false,
+            asked: RefCell::new(Vec::new()),
+        };
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.kubelet(with_role.as_bytes()));
+        assert!(a.success, "{a:?}");
+        assert!(a.stdout.contains(r#""username":"AWS","password":"pw""#));
+        assert!(d.asked.borrow().is_empty());
+        let identity = calls[0].1.web_identity.as_ref().unwrap();
+        assert_eq!(identity.role_arn, arn);
+        assert_eq!(identity.session_name, "ns.sa");
+        assert_eq!(identity.token.expose(), &token);
+        assert!(!format!("{:?}", calls[0].1).contains(&token));
+
+        // No role named: the node's credentials, through the daemon as usual.
+        let without = kubelet_request(HOST, &format!(r#","serviceAccountToken":"{token}""#));
+        let (a, calls) = run_with_daemon("", false, Some(&d), |h| h.kubelet(without.as_bytes()));
+        assert_eq!(a.stderr, ["the daemon was asked"]);
+        assert!(calls.is_empty() && d.asked.borrow().len() == 1);
+
+        // A role but a token we cannot read: refused before any call.
+        let bad = with_role.replace(&token, "not-a-jwt");
+        let (a, calls) = run("", false, |h| h.kubelet(bad.as_bytes()));
+        assert!(!a.success && calls.is_empty());
+        assert!(
+            a.stderr[0].contains("not a JWT") && !a.stderr[0].contains("not-a-jwt"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn kubelet_runs_end_well_inside_kubelets_minute() {
+        assert_eq!(
+            kubelet_timeout(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+        let cap = kubelet_timeout(Duration::from_secs(3600));
+        // Slowest path: the daemon's first reply and fetch, the lock wait, our own fetch.
+        let worst =
+            Duration::from_secs(2) + (cap + Duration::from_secs(5)) + (cap + LOCK_SLACK) + cap;
+        assert!(
+            worst <= kubelet::BUDGET && kubelet::BUDGET < Duration::from_secs(60),
+            "{worst:?}"
+        );
+        assert!(cap >= Duration::from_secs(10), "{cap:?}");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! [`cache`] (identity-keyed, single-flight) → [`token`] (the AWS exchange).
 //! [`daemon`] sits in front of the cache when it runs: a per-user process
 //! that keeps tokens warm and answers `get` over a Unix socket.
-//! [`secret`] keeps tokens out of logs;
+//! [`kubelet`] is the same path behind kubelet's image credential provider
+//! protocol. [`secret`] keeps tokens out of logs;
 //! [`client_config`] reads and edits the files docker and podman route registries by;
 //! [`configure`] and [`doctor`] are the set-up and diagnosis commands built on it.
 #![warn(missing_docs)]
@@ -25,6 +26,7 @@ pub mod configure;
 pub mod daemon;
 pub mod doctor;
 pub mod helper;
+pub mod kubelet;
 pub mod logging;
 pub mod protocol;
 pub mod registry;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::config::RegistrySettings;
+use crate::kubelet::Subject;
 use crate::registry::{EcrRegistry, RegistryKind};
 
 /// Cache identity of (principal, registry): a hash for storage and a label for humans.
@@ -75,9 +76,12 @@ const CHAIN_VARS: &[&str] = &[
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 ];
 
-/// Derives the cache key for `registry` as the caller would be served now.
-pub fn cache_key(registry: &EcrRegistry, settings: &RegistrySettings, inputs: &Inputs) -> CacheKey {
-    let env = |k: &str| (inputs.env)(k);
+/// What every key holds: the registry, where calls go, and our config's role.
+fn common_material(
+    registry: &EcrRegistry,
+    config_role: Option<&str>,
+    inputs: &Inputs,
+) -> Vec<String> {
     let mut material = vec![
         "v1".to_string(),
         format!("partition={}", registry.partition.id()),
@@ -89,13 +93,54 @@ pub fn cache_key(registry: &EcrRegistry, settings: &RegistrySettings, inputs: &I
         },
     ];
     for var in CHAIN_VARS {
-        if let Some(v) = env(var) {
+        if let Some(v) = (inputs.env)(var) {
             material.push(format!("{var}={v}"));
         }
     }
-    if let Some(role) = &settings.role_arn {
+    if let Some(role) = config_role {
         material.push(format!("config.role_arn={role}"));
     }
+    material
+}
+
+fn digest(material: &[String]) -> String {
+    let digest = Sha256::digest(material.join("\n").as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key for a token minted with a Kubernetes service account's web
+/// identity (kubelet's token flow): the role *and* the account it was
+/// assumed for, so neither another role nor another service account that
+/// names the same role (whose trust policy STS has not checked) is ever
+/// served this token. Nothing of the node's own identity, and never the
+/// service-account token itself, is part of it.
+pub fn web_identity_key(
+    registry: &EcrRegistry,
+    config_role: Option<&str>,
+    role_arn: &str,
+    subject: &Subject,
+    inputs: &Inputs,
+) -> CacheKey {
+    let mut material = common_material(registry, config_role, inputs);
+    material.push("web_identity".to_string());
+    material.push(format!("role_arn={role_arn:?}"));
+    material.push(format!("issuer={:?}", subject.issuer));
+    material.push(format!("subject={:?}", subject.subject));
+    material.push(format!("audience={:?}", subject.audience));
+    let mut label = format!("{} as {role_arn}", subject.subject);
+    if let Some(role) = config_role {
+        label.push_str(&format!(" as {role}"));
+    }
+    CacheKey {
+        id: digest(&material),
+        label,
+    }
+}
+
+/// Derives the cache key for `registry` as the caller would be served now.
+pub fn cache_key(registry: &EcrRegistry, settings: &RegistrySettings, inputs: &Inputs) -> CacheKey {
+    let env = |k: &str| (inputs.env)(k);
+    let mut material = common_material(registry, settings.role_arn.as_deref(), inputs);
 
     let env_key = env("AWS_ACCESS_KEY_ID").filter(|_| settings.profile.is_none());
     let mut label = match &env_key {
@@ -143,9 +188,10 @@ pub fn cache_key(registry: &EcrRegistry, settings: &RegistrySettings, inputs: &I
         label.push_str(&format!(" as {role}"));
     }
 
-    let digest = Sha256::digest(material.join("\n").as_bytes());
-    let id = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    CacheKey { id, label }
+    CacheKey {
+        id: digest(&material),
+        label,
+    }
 }
 
 /// An access key id shortened for display: identifying enough, not a full copy.
@@ -302,6 +348,32 @@ mod tests {
             };
             cache_key(&parse_host(host).unwrap(), settings, &inputs)
         }
+    }
+
+    #[test]
+    fn service_accounts_and_roles_never_share_a_web_identity_key() {
+        let env = |_: &str| None;
+        let read = |_: &Path| None;
+        let inputs = Inputs {
+            env: &env,
+            read: &read,
+            home: None,
+        };
+        let registry = parse_host(H).unwrap();
+        let sa = |sub: &str| Subject {
+            issuer: "https://oidc.example".into(),
+            subject: sub.into(),
+            audience: vec!["sts.amazonaws.com".into()],
+        };
+        let key =
+            |role: &str, sub: &str| web_identity_key(&registry, None, role, &sa(sub), &inputs);
+        let (a, b) = ("arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b");
+        let puller = "system:serviceaccount:team:puller";
+        assert_eq!(key(a, puller), key(a, puller));
+        assert_ne!(key(a, puller), key(b, puller));
+        assert_ne!(key(a, puller), key(a, "system:serviceaccount:other:puller"));
+        assert_ne!(key(a, puller), cache_key(&registry, &none(), &inputs));
+        assert_eq!(key(a, puller).label, format!("{puller} as {a}"));
     }
 
     const H: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

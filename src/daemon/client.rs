@@ -33,7 +33,7 @@ use crate::token::AuthToken;
 pub const FIRST_REPLY: Duration = Duration::from_secs(2);
 
 /// Beyond the caller's fetch timeout, how long to wait for a daemon's fetch.
-const FETCH_SLACK: Duration = Duration::from_secs(5);
+pub const FETCH_SLACK: Duration = Duration::from_secs(5);
 
 /// How long a starter waits for the new daemon to take its lock.
 const START_WAIT: Duration = Duration::from_millis(1500);

@@ -25,7 +25,9 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tracing::debug;
 
-use super::{AuthToken, FetchOptions, TokenError, TokenSource, decode_authorization_token};
+use super::{
+    AuthToken, FetchOptions, TokenError, TokenSource, WebIdentity, decode_authorization_token,
+};
 use crate::one_line;
 use crate::registry::{EcrRegistry, RegistryKind};
 
@@ -114,7 +116,12 @@ async fn session(region: &str, options: &FetchOptions) -> Result<SdkConfig, Toke
         .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "default".to_string());
 
-    let base = resolve_credentials(&region, http_client.clone(), options, &profile).await?;
+    let base = match &options.web_identity {
+        Some(identity) => {
+            assume_role_with_web_identity(&region, http_client.clone(), options, identity).await?
+        }
+        None => resolve_credentials(&region, http_client.clone(), options, &profile).await?,
+    };
     debug!(
         region = %region,
         access_key_id = %base.access_key_id(),
@@ -308,6 +315,64 @@ async fn assume_role(sdk: &SdkConfig, role_arn: &str) -> Result<Credentials, Tok
             role_arn: role_arn.to_string(),
             detail: one_line(&ErrorChain(&e).to_string()),
         })
+}
+
+/// Exchanges a Kubernetes service-account token for the role's credentials.
+///
+/// AssumeRoleWithWebIdentity is unsigned, so the node's own credentials are
+/// neither needed nor resolved. STS is called in the registry's region (and
+/// so its partition), or at `AWS_ENDPOINT_URL_STS`.
+async fn assume_role_with_web_identity(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    options: &FetchOptions,
+    identity: &WebIdentity,
+) -> Result<Credentials, TokenError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region.clone())
+        .no_credentials()
+        .app_name(aws_config::AppName::new(APP_NAME).expect("static app name is valid"))
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+                .operation_timeout(options.timeout)
+                .build(),
+        );
+    if let Some(client) = http_client {
+        loader = loader.http_client(client);
+    }
+    let sdk = loader.load().await;
+    let failed = |detail: String| TokenError::AssumeRole {
+        role_arn: identity.role_arn.clone(),
+        detail,
+    };
+    let output = aws_sdk_sts::Client::new(&sdk)
+        .assume_role_with_web_identity()
+        .role_arn(&identity.role_arn)
+        .role_session_name(&identity.session_name)
+        .web_identity_token(identity.token.expose())
+        .send()
+        .await
+        .map_err(|e| {
+            // The service's code and message; never the request, which holds the token.
+            let code = e.code().unwrap_or("no error code").to_string();
+            let message = e
+                .message()
+                .map(one_line)
+                .unwrap_or_else(|| one_line(&ErrorChain(&e).to_string()));
+            failed(format!("sts:AssumeRoleWithWebIdentity: {code}: {message}"))
+        })?;
+    let c = output
+        .credentials()
+        .ok_or_else(|| failed("STS returned no credentials".to_string()))?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        SystemTime::try_from(*c.expiration()).ok(),
+        "WebIdentity",
+    ))
 }
 
 /// True when the user pointed the SDK at their own endpoint, which excludes FIPS/dual-stack rules.

@@ -76,6 +76,21 @@ pub struct FetchOptions {
     pub imds_timeout: Duration,
     /// How many times to try the instance metadata service.
     pub imds_attempts: u32,
+    /// Credentials from a Kubernetes service-account token instead of the default chain.
+    pub web_identity: Option<WebIdentity>,
+}
+
+/// A role to assume with a web identity token (kubelet's service-account token
+/// flow): the credentials come from STS AssumeRoleWithWebIdentity, not from
+/// the node's credential chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    /// The role to assume.
+    pub role_arn: String,
+    /// The OIDC token STS verifies; a bearer secret.
+    pub token: Secret<String>,
+    /// The role session name, seen in CloudTrail.
+    pub session_name: String,
 }
 
 /// Why no token could be obtained; each variant's message says what to do about it.

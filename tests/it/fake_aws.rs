@@ -47,6 +47,14 @@ impl Recorded {
         scope.split('/').nth(i).unwrap_or_default().to_string()
     }
 
+    /// A parameter of an STS (query protocol) form body, percent-decoded.
+    pub fn form(&self, name: &str) -> Option<String> {
+        self.body.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+
     /// `registryIds` from a GetAuthorizationToken body.
     pub fn registry_ids(&self) -> Vec<String> {
         let v: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_default();
@@ -81,6 +89,7 @@ struct State {
     script: VecDeque<Reply>,
     token_calls: usize,
     ttl_secs: f64,
+    deny_web_identity: bool,
 }
 
 /// A running fake; it stops with the test process.
@@ -101,6 +110,7 @@ impl FakeAws {
             script: VecDeque::new(),
             token_calls: 0,
             ttl_secs: 12.0 * 3600.0,
+            deny_web_identity: false,
         }));
         let fake = FakeAws { url, state };
         let server = fake.clone();
@@ -121,6 +131,19 @@ impl FakeAws {
     /// Sets the lifetime of the tokens handed out, in seconds (negative: already expired).
     pub fn set_ttl(&self, secs: f64) {
         self.state.lock().unwrap().ttl_secs = secs;
+    }
+
+    /// Makes every AssumeRoleWithWebIdentity fail with InvalidIdentityToken.
+    pub fn deny_web_identity(&self) {
+        self.state.lock().unwrap().deny_web_identity = true;
+    }
+
+    /// Requests that assumed a role with a web identity token.
+    pub fn web_identity_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target == "STS.AssumeRoleWithWebIdentity")
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -167,7 +190,9 @@ impl FakeAws {
             return;
         }
         let body = String::from_utf8_lossy(&body).into_owned();
-        if target.is_empty() && body.contains("Action=AssumeRole") {
+        if target.is_empty() && body.contains("Action=AssumeRoleWithWebIdentity") {
+            target = "STS.AssumeRoleWithWebIdentity".to_string();
+        } else if target.is_empty() && body.contains("Action=AssumeRole") {
             target = "STS.AssumeRole".to_string();
         }
         if target.is_empty() && body.contains("Action=GetCallerIdentity") {
@@ -178,7 +203,7 @@ impl FakeAws {
             authorization,
             body,
         };
-        let (reply, n, ttl) = {
+        let (reply, n, ttl, deny_web_identity) = {
             let mut st = self.state.lock().unwrap();
             st.requests.push(recorded.clone());
             let reply = if target.ends_with(".GetAuthorizationToken") {
@@ -189,7 +214,7 @@ impl FakeAws {
             if matches!(reply, Reply::Token) && target.ends_with(".GetAuthorizationToken") {
                 st.token_calls += 1;
             }
-            (reply, st.token_calls, st.ttl_secs)
+            (reply, st.token_calls, st.ttl_secs, st.deny_web_identity)
         };
         let (status, content_type, payload) = match reply {
             Reply::Hang => {
@@ -216,6 +241,17 @@ impl FakeAws {
             Reply::Token if target == "STS.GetCallerIdentity" => {
                 ("200 OK", "text/xml", caller_identity_xml())
             }
+            Reply::Token if target == "STS.AssumeRoleWithWebIdentity" && deny_web_identity => (
+                "400 Bad Request",
+                "text/xml",
+                r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>No OpenIDConnect provider found in your account for https://oidc.example</Message></Error><RequestId>fake</RequestId></ErrorResponse>"#
+                    .to_string(),
+            ),
+            Reply::Token if target == "STS.AssumeRoleWithWebIdentity" => (
+                "200 OK",
+                "text/xml",
+                web_identity_xml(&recorded.form("RoleArn").unwrap_or_default()),
+            ),
             Reply::Token => ("200 OK", "application/x-amz-json-1.1", token_json(&recorded, n, ttl)),
         };
         let mut stream = stream;
@@ -279,6 +315,53 @@ fn caller_identity_xml() -> String {
 <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
 </GetCallerIdentityResponse>"#
     )
+}
+
+/// The access key id the fake hands out for a role assumed with a web identity.
+pub fn web_identity_key_id(role_arn: &str) -> String {
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    format!("ASIAWEBID{}", name.to_ascii_uppercase())
+}
+
+fn web_identity_xml(role_arn: &str) -> String {
+    let key = web_identity_key_id(role_arn);
+    format!(
+        r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<AssumeRoleWithWebIdentityResult>
+<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>fakeWebIdentitySecretDoNotLog</SecretAccessKey><SessionToken>fakeWebIdentitySessionDoNotLog</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<SubjectFromWebIdentityToken>system:serviceaccount:team:puller</SubjectFromWebIdentityToken>
+<AssumedRoleUser><Arn>{role_arn}</Arn><AssumedRoleId>AROAFAKE:session</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleWithWebIdentityResult>
+<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"#
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => out.push(b),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn b64(s: &str) -> String {

@@ -209,10 +209,16 @@ impl Drop for TestEnv {
 
 /// Runs the commands `make(0..n)` builds all at once and returns every result.
 pub fn in_parallel(n: usize, make: impl Fn(usize) -> Command) -> Vec<Run> {
+    in_parallel_with(n, HOST, make)
+}
+
+/// [`in_parallel`], feeding each command `stdin`.
+pub fn in_parallel_with(n: usize, stdin: &str, make: impl Fn(usize) -> Command) -> Vec<Run> {
     let handles: Vec<_> = (0..n)
         .map(|i| {
             let cmd = make(i);
-            std::thread::spawn(move || run_command(cmd, HOST))
+            let stdin = stdin.to_string();
+            std::thread::spawn(move || run_command(cmd, &stdin))
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()

@@ -16,7 +16,9 @@ mod configure;
 mod daemon;
 #[cfg(unix)]
 mod doctor;
+mod fleet;
 mod get;
+mod kubelet;
 mod moto;
 #[cfg(unix)]
 mod packaging;
