@@ -1,34 +1,62 @@
 #!/usr/bin/env python3
-"""A minimal ECR GetAuthorizationToken endpoint for benchmarks and demos.
+"""A minimal ECR GetAuthorizationToken endpoint for the benchmark, the demo and the e2e suite.
 
-Answers every POST with a 12-hour token for the registry id in the request
-and counts calls in COUNT_FILE, so a benchmark can prove its warm runs made
-no API call. Usage: fake_ecr.py PORT COUNT_FILE
+Answers every POST with a 12-hour token for the registry id in the request.
+The token is moto's (`<registryId>-auth-token`), so one registry password
+works behind either emulator. Counts calls in COUNT_FILE, so a benchmark can
+prove its warm runs made no API call, and with --log appends one line per
+call (registry id, User-Agent product) so calls can be told apart by helper.
+
+Usage: fake_ecr.py PORT COUNT_FILE [--host ADDR] [--tls CERT KEY] [--log FILE]
+With --tls it speaks HTTPS, so a hosts entry for api.ecr.<region>.amazonaws.com
+can send a helper with no endpoint override (the Go helper) here.
 """
+import argparse
 import base64
 import http.server
 import json
-import sys
+import ssl
+import threading
 import time
 
-port, count_file = int(sys.argv[1]), sys.argv[2]
+ap = argparse.ArgumentParser()
+ap.add_argument("port", type=int)
+ap.add_argument("count_file")
+ap.add_argument("--host", default="127.0.0.1")
+ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+ap.add_argument("--log")
+args = ap.parse_args()
+
+lock = threading.Lock()
 calls = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        # The TLS handshake runs here, in the connection's own thread, so 64
+        # parallel clients are not handshaken one after another by accept().
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
+
     def do_POST(self):
         global calls
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        calls += 1
-        with open(count_file, "w") as f:
-            f.write(str(calls))
         try:
             ids = json.loads(body or b"{}").get("registryIds") or ["123456789012"]
         except ValueError:
             ids = ["123456789012"]
-        token = base64.b64encode(f"AWS:bench-{ids[0]}-{calls}".encode()).decode()
+        agent = (self.headers.get("user-agent") or "-").split(" ")[0]
+        with lock:
+            calls += 1
+            with open(count_file, "w") as f:
+                f.write(str(calls))
+            if args.log:
+                with open(args.log, "a") as f:
+                    f.write(f"{time.time():.3f} {ids[0]} {agent}\n")
+        token = base64.b64encode(f"AWS:{ids[0]}-auth-token".encode()).decode()
         out = json.dumps({"authorizationData": [{
             "authorizationToken": token,
             "expiresAt": time.time() + 12 * 3600,
@@ -44,4 +72,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # listen() backlog: room for 64 parallel cold gets
+
+
+count_file = args.count_file
+server = Server((args.host, args.port), Handler)
+if args.tls:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*args.tls)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+server.serve_forever()
