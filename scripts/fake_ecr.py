@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A minimal ECR GetAuthorizationToken endpoint for the benchmark, the demo and the e2e suite.
 
-Answers every POST with a 12-hour token for the registry id in the request.
-The token is moto's (`<registryId>-auth-token`), so one registry password
-works behind either emulator. Counts calls in COUNT_FILE, so a benchmark can
-prove its warm runs made no API call, and with --log appends one line per
-call (registry id, User-Agent product) so calls can be told apart by helper.
+Answers every POST with a 12-hour token (or TTL_SECONDS) for the registry id
+in the request and counts calls in COUNT_FILE, so a benchmark can prove its
+warm runs made no API call. With --log it appends one line per call (registry
+id, User-Agent product) so calls can be told apart by helper.
 
-Usage: fake_ecr.py PORT COUNT_FILE [--host ADDR] [--tls CERT KEY] [--log FILE]
+Usage: fake_ecr.py PORT COUNT_FILE [TTL_SECONDS] [--host ADDR] [--tls CERT KEY]
+                   [--log FILE] [--moto-token]
 With --tls it speaks HTTPS, so a hosts entry for api.ecr.<region>.amazonaws.com
 can send a helper with no endpoint override (the Go helper) here.
+--moto-token issues moto's fixed token (`<registryId>-auth-token`) instead of
+one numbered per call, so a registry's password works behind either emulator.
 """
 import argparse
 import base64
@@ -22,9 +24,11 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
 ap.add_argument("count_file")
+ap.add_argument("ttl", type=float, nargs="?", default=12 * 3600)
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 ap.add_argument("--log")
+ap.add_argument("--moto-token", action="store_true")
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -51,15 +55,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         agent = (self.headers.get("user-agent") or "-").split(" ")[0]
         with lock:
             calls += 1
+            n = calls
             with open(count_file, "w") as f:
-                f.write(str(calls))
+                f.write(str(n))
             if args.log:
                 with open(args.log, "a") as f:
                     f.write(f"{time.time():.3f} {ids[0]} {agent}\n")
-        token = base64.b64encode(f"AWS:{ids[0]}-auth-token".encode()).decode()
+        password = f"{ids[0]}-auth-token" if args.moto_token else f"bench-{ids[0]}-{n}"
+        token = base64.b64encode(f"AWS:{password}".encode()).decode()
         out = json.dumps({"authorizationData": [{
             "authorizationToken": token,
-            "expiresAt": time.time() + 12 * 3600,
+            "expiresAt": time.time() + args.ttl,
             "proxyEndpoint": f"https://{ids[0]}.dkr.ecr.us-east-1.amazonaws.com",
         }]}).encode()
         self.send_response(200)

@@ -333,9 +333,11 @@ cmd_test() {
 
 # ---------------------------------------------------------------- demo
 
-demo_step() { printf '\n\033[1m── %s\033[0m\n' "$*"; }
+demo_step() {
+    if [ -t 1 ]; then printf '\n\033[1m── %s\033[0m\n' "$*"; else printf '\n── %s\n' "$*"; fi
+}
 demo_run() {
-    printf '\033[36m$ %s\033[0m\n' "$*"
+    if [ -t 1 ]; then printf '\033[36m$ %s\033[0m\n' "$*"; else printf '$ %s\n' "$*"; fi
     "$@"
 }
 
@@ -366,15 +368,19 @@ cmd_demo() {
     [ "$(helper_kind "$helper")" = ours ] || die "$helper is not docker-credential-ecr"
     export E2E_HELPER=$helper E2E_MOTO_FUTURE_EXPIRY=1
     setup_preflight
-    trap 'demo_step "tearing everything down"; cmd_teardown --purge' EXIT
-    trap 'exit 130' INT TERM
+    # Teardown must finish even when its output has nowhere to go (a closed pipe).
+    trap 'trap "" PIPE; set +e; { demo_step "tearing everything down"; cmd_teardown --purge; } >&2' EXIT
+    trap 'exit 130' INT TERM HUP
+    trap 'exit 141' PIPE
     cmd_setup >/dev/null
     # shellcheck source=/dev/null
     . "$E2E/env"
     local img=$HOST/demo/hello
+    # Just the registry the demo uses (the suite's config also lists its negative cases' hosts).
+    printf '{\n  "credHelpers": {\n    "%s": "ecr-e2e"\n  }\n}\n' "$HOST" >"$DOCKER_CONFIG/config.json"
     cat <<TXT
 
-This demo runs docker-credential-ecr ($("$helper" version)) against stand-ins for AWS,
+This demo runs $("$helper" version) against stand-ins for AWS,
 all on this machine, with no AWS account:
 
   * a real OCI registry (Debian's docker-registry) answering as $HOST
@@ -393,22 +399,27 @@ TXT
     demo_step "1. the helper's token cache before: empty"
     demo_run docker-credential-ecr status
 
-    demo_step "2. push a small image to the registry with skopeo, then pull it with docker"
+    demo_step "2. what docker, podman and skopeo ask the helper (the secret shortened here)"
+    printf '$ echo %s | docker-credential-ecr get\n' "$HOST"
+    echo "$HOST" | docker-credential-ecr get | jq -c '.Secret |= .[0:8] + "..."' | sed 's/^/    /'
+    say "    (user AWS and the token moto issued: what the registry, like ECR, wants)"
+
+    demo_step "3. push a small image to the registry with skopeo, then pull it with docker"
     demo_run skopeo copy --quiet "oci:$E2E/image:1" "docker://$img:1"
     demo_run docker pull "$img:1"
-    demo_step "3. docker push, podman pull"
+    demo_step "4. docker push, podman pull"
     demo_run docker tag "$img:1" "$img:2"
     demo_run docker push "$img:2"
     demo_run podman pull "$img:2"
 
-    demo_step "4. who ran the helper (from the wrapper's log; never a secret)"
+    demo_step "5. who ran the helper (from the wrapper's log; never a secret)"
     awk -F'\t' '{printf "    %-8s %-6s %s -> %s\n", $2, $3, $4, ($5 == 0 ? "credentials" : "not found")}' "$E2E_HELPER_LOG"
-    say "    moto was asked for a token $(moto_calls) time(s); every other get came from the cache."
+    say "    $(wc -l <"$E2E_HELPER_LOG") gets, $(moto_calls) call(s) to the ECR API (moto): the token is cached, per AWS identity."
 
-    demo_step "5. the token cache after"
+    demo_step "6. the token cache after"
     demo_run docker-credential-ecr status
 
-    demo_step "6. and without the helper? the same pull, with an empty docker config"
+    demo_step "7. and without the helper? the same pull, with an empty docker config"
     mkdir -p "$E2E/tmp/empty-config"
     echo '{}' >"$E2E/tmp/empty-config/config.json"
     docker rmi -f "$img:1" "$img:2" >/dev/null

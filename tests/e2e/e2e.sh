@@ -12,7 +12,8 @@
 #                                /etc/hosts and the CA store; --purge also deletes E2E_DIR
 #   tests/e2e/e2e.sh all         setup + test + teardown; teardown runs even when a case
 #                                fails or the run is interrupted (what CI runs)
-#   tests/e2e/e2e.sh demo        a guided push and pull for a newcomer (scripts/demo.sh)
+#   tests/e2e/e2e.sh demo [--helper PATH]
+#                                a guided push and pull for a newcomer (scripts/demo.sh)
 #   tests/e2e/e2e.sh status      what is running
 #
 # Environment:
@@ -103,7 +104,7 @@ cmd_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         -o DPkg::Lock::Timeout=600 \
         docker-registry skopeo podman buildah docker.io apache2-utils openssl ca-certificates \
-        curl jq python3-pip >/dev/null
+        curl jq >/dev/null
     python3 -c 'import moto.server, werkzeug' 2>/dev/null ||
         python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
 }
@@ -211,7 +212,7 @@ start_endpoints() {
     [ "${E2E_MOTO_FUTURE_EXPIRY:-0}" = 1 ] && moto_args=(--future-expiry)
     start_bg moto python3 "$HERE/moto_server.py" 127.0.0.2 443 "$E2E/pki/leaf.crt" "$E2E/pki/leaf.key" "${moto_args[@]}"
     start_bg fake python3 "$REPO/scripts/fake_ecr.py" 443 "$E2E/state/fake.calls" \
-        --host 127.0.0.3 --tls "$E2E/pki/leaf.crt" "$E2E/pki/leaf.key" --log "$E2E/logs/fake-calls.log"
+        --host 127.0.0.3 --tls "$E2E/pki/leaf.crt" "$E2E/pki/leaf.key" --log "$E2E/logs/fake-calls.log" --moto-token
     wait_tcp 127.0.0.2 443 moto
     wait_tcp 127.0.0.3 443 "fake endpoint"
 }
@@ -495,13 +496,15 @@ cmd_status() {
 
 # ---------------------------------------------------------------- test cases
 
-# shellcheck source=cases.sh
+# shellcheck source=SCRIPTDIR/cases.sh
 . "$HERE/cases.sh"
 
 cmd_all() {
     setup_preflight
-    trap 'cmd_teardown || true' EXIT
-    trap 'exit 130' INT TERM
+    # Teardown must finish even when its output has nowhere to go (a closed pipe).
+    trap 'trap "" PIPE; set +e; cmd_teardown >&2' EXIT
+    trap 'exit 130' INT TERM HUP
+    trap 'exit 141' PIPE
     cmd_setup
     local rc=0
     cmd_test || rc=$?
@@ -527,7 +530,10 @@ main() {
         test) cmd_test ;;
         teardown) cmd_teardown "$@" ;;
         all) cmd_all ;;
-        demo) cmd_demo ;;
+        demo)
+            if [ "${1:-}" = --helper ]; then export E2E_HELPER=${2:?--helper needs a path}; fi
+            cmd_demo
+            ;;
         status) cmd_status ;;
         *)
             sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
