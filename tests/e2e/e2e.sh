@@ -251,37 +251,40 @@ YML
         die "the registry refused AWS:<token> (see $E2E/logs/registry.log)"
 }
 
-# A one-file OCI image built without any daemon; every byte is fixed, so its digest is too.
+# A one-file OCI image layout in DIR, built without any daemon; every byte is fixed,
+# so its digest is too. Prints the manifest digest.
 make_image() {
-    local d=$E2E/image src=$E2E/image-src
-    rm -rf "$d" "$src"
-    mkdir -p "$d/blobs/sha256" "$src"
-    printf 'hello from the docker-credential-ecr end-to-end suite\n' >"$src/hello.txt"
-    chmod 0644 "$src/hello.txt"
+    local d=$1 t
+    t=$(mktemp -d "$E2E/tmp.XXXXXX")
+    rm -rf "$d"
+    mkdir -p "$d/blobs/sha256" "$t/src"
+    printf 'hello from the docker-credential-ecr end-to-end suite\n' >"$t/src/hello.txt"
+    chmod 0644 "$t/src/hello.txt"
+    touch -d @0 "$t/src/hello.txt"
     tar --format=gnu --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-        -C "$src" -cf "$E2E/layer.tar" hello.txt
-    gzip -n -9 -c "$E2E/layer.tar" >"$E2E/layer.tar.gz"
-    local diff_id layer layer_size cfg cfg_digest cfg_size manifest man_digest man_size
-    diff_id=$(sha256sum <"$E2E/layer.tar" | cut -d' ' -f1)
-    layer=$(sha256sum <"$E2E/layer.tar.gz" | cut -d' ' -f1)
-    layer_size=$(stat -c %s "$E2E/layer.tar.gz")
-    cp "$E2E/layer.tar.gz" "$d/blobs/sha256/$layer"
-    cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Labels":{"made-by":"docker-credential-ecr e2e"}},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"1970-01-01T00:00:00Z","created_by":"tests/e2e/e2e.sh"}]}' "$diff_id")
-    printf '%s' "$cfg" >"$E2E/config.json"
-    cfg_digest=$(sha256sum <"$E2E/config.json" | cut -d' ' -f1)
-    cfg_size=$(stat -c %s "$E2E/config.json")
-    cp "$E2E/config.json" "$d/blobs/sha256/$cfg_digest"
-    manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
-        "$cfg_digest" "$cfg_size" "$layer" "$layer_size")
-    printf '%s' "$manifest" >"$E2E/manifest.json"
-    man_digest=$(sha256sum <"$E2E/manifest.json" | cut -d' ' -f1)
-    man_size=$(stat -c %s "$E2E/manifest.json")
-    cp "$E2E/manifest.json" "$d/blobs/sha256/$man_digest"
+        -C "$t/src" -cf "$t/layer.tar" hello.txt
+    gzip -n -9 -c "$t/layer.tar" >"$t/layer.tar.gz"
+    # blob FILE: store it under its digest, print "sha256:<hex> <size>"
+    blob() {
+        local sum
+        sum=$(sha256sum <"$1" | cut -d' ' -f1)
+        cp "$1" "$d/blobs/sha256/$sum"
+        echo "sha256:$sum $(stat -c %s "$1")"
+    }
+    local diff_id layer cfg manifest
+    diff_id=sha256:$(sha256sum <"$t/layer.tar" | cut -d' ' -f1)
+    read -r -a layer <<<"$(blob "$t/layer.tar.gz")"
+    printf '{"architecture":"amd64","os":"linux","config":{"Labels":{"made-by":"docker-credential-ecr e2e"}},"rootfs":{"type":"layers","diff_ids":["%s"]},"history":[{"created":"1970-01-01T00:00:00Z","created_by":"tests/e2e/e2e.sh"}]}' \
+        "$diff_id" >"$t/config.json"
+    read -r -a cfg <<<"$(blob "$t/config.json")"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
+        "${cfg[0]}" "${cfg[1]}" "${layer[0]}" "${layer[1]}" >"$t/manifest.json"
+    read -r -a manifest <<<"$(blob "$t/manifest.json")"
     printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
-        "$man_digest" "$man_size" >"$d/index.json"
-    echo "sha256:$man_digest" >"$E2E/state/image.digest"
-    rm -rf "$src" "$E2E/layer.tar" "$E2E/layer.tar.gz" "$E2E/config.json" "$E2E/manifest.json"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' \
+        "${manifest[0]}" "${manifest[1]}" >"$d/index.json"
+    rm -rf "$t"
+    echo "${manifest[0]}"
 }
 
 start_dockerd() {
@@ -411,7 +414,7 @@ cmd_setup() {
     start_endpoints
     if [ "${E2E_REGISTRY:-1}" = 1 ]; then
         start_registries
-        make_image
+        make_image "$E2E/image" >"$E2E/state/image.digest"
     fi
     [ "${E2E_DOCKERD:-1}" = 1 ] && start_dockerd
     write_client_config "$helper"
