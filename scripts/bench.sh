@@ -21,8 +21,9 @@
 # Needs hyperfine, the Go helper, keyutils, dbus + gnome-keyring, GNU time, jq, openssl,
 # python3 (as root on Debian it installs what is missing). BENCH_HELPER=path skips
 # building our release binary with ./install.sh.
-set -euo pipefail
+
 # shellcheck disable=SC2016 # the keyring rows' scripts expand their variables in their own shells
+set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-300}
