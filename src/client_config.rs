@@ -475,14 +475,7 @@ mod tests {
 
     #[test]
     fn containers_lookup_order_follows_containers_image() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        let env = crate::fake_env;
         let home = Some(PathBuf::from("/home/u"));
         let docker = Path::new("/home/u/.docker/config.json");
         let auth =

@@ -59,3 +59,16 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
     };
     format!("{what} (line {}, column {})", e.line(), e.column())
 }
+
+/// A fixed set of variables standing in for the environment in unit tests.
+#[cfg(test)]
+pub(crate) fn fake_env(
+    pairs: &'static [(&'static str, &'static str)],
+) -> impl Fn(&str) -> Option<String> {
+    move |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}

@@ -705,14 +705,7 @@ mod tests {
 
     #[test]
     fn choice_from_env() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        let env = crate::fake_env;
         assert_eq!(Choice::from_env(env(&[])), Ok(Choice::Auto));
         assert_eq!(
             Choice::from_env(env(&[(CACHE_ENV, "file")])),

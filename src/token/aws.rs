@@ -287,12 +287,7 @@ async fn sdk_config(
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(5)),
         )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-                .operation_timeout(options.timeout)
-                .build(),
-        );
+        .timeout_config(timeouts(options));
     if let Some(client) = http_client {
         loader = loader.http_client(client);
     }
@@ -300,6 +295,14 @@ async fn sdk_config(
         loader = loader.profile_name(profile);
     }
     loader.load().await
+}
+
+/// Connect within 5 s (or the whole budget, if shorter); finish within the budget.
+fn timeouts(options: &FetchOptions) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+        .operation_timeout(options.timeout)
+        .build()
 }
 
 async fn assume_role(sdk: &SdkConfig, role_arn: &str) -> Result<Credentials, TokenError> {
@@ -333,12 +336,7 @@ async fn assume_role_with_web_identity(
         .no_credentials()
         .app_name(aws_config::AppName::new(APP_NAME).expect("static app name is valid"))
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-                .operation_timeout(options.timeout)
-                .build(),
-        );
+        .timeout_config(timeouts(options));
     if let Some(client) = http_client {
         loader = loader.http_client(client);
     }
