@@ -330,16 +330,6 @@ fn replace(path: &Path, text: &str, backup: bool) -> Result<(), ClientConfigErro
     result
 }
 
-/// Removes a file we created and have emptied again, keeping it as `.bak` like any change.
-pub fn remove_file(path: &Path) -> Result<(), ClientConfigError> {
-    check_writable(path)?;
-    let backup = backup_path(path);
-    std::fs::rename(path, &backup).map_err(|source| ClientConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// `<file>.bak`: the version before our last change.
 pub fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
