@@ -126,6 +126,8 @@ pub struct ConfigFile {
     pub path: PathBuf,
     /// The text on disk, `None` when the file does not exist.
     pub original: Option<String>,
+    /// The settings as parsed, to tell a real change from a no-op.
+    parsed: Map<String, Value>,
     root: Map<String, Value>,
     indent: String,
     final_newline: bool,
@@ -163,6 +165,7 @@ impl ConfigFile {
         Ok(ConfigFile {
             path: path.to_path_buf(),
             original: text.map(str::to_string),
+            parsed: root.clone(),
             root,
             indent,
             final_newline: text.is_none_or(|t| t.trim().is_empty() || t.ends_with('\n')),
@@ -274,11 +277,8 @@ impl ConfigFile {
 
     /// The new text, or `None` when rendering would not change the file's meaning.
     pub fn changed_text(&self) -> Option<String> {
-        let unchanged = match &self.original {
-            Some(text) => ConfigFile::parse(&self.path, Some(text))
-                .is_ok_and(|old| Value::Object(old.root) == Value::Object(self.root.clone())),
-            None => self.root.is_empty(),
-        };
+        // A missing file and an empty one both parse to no settings.
+        let unchanged = self.root == self.parsed;
         (!unchanged).then(|| self.render())
     }
 }
