@@ -143,10 +143,7 @@ impl Helper<'_> {
         let options = FetchOptions {
             profile: settings.profile,
             role_arn: settings.role_arn,
-            timeout: limits.timeout,
-            imds_timeout: limits.imds_timeout,
-            imds_attempts: limits.imds_attempts,
-            web_identity: None,
+            ..options_within(limits)
         };
         Ok(Some(Prepared {
             registry,
@@ -159,14 +156,7 @@ impl Helper<'_> {
     pub(crate) fn plain_options(&self) -> Result<FetchOptions, String> {
         let config = (self.config)().map_err(|e| format!("config error: {e}"))?;
         let limits = (self.limits)(&config).map_err(|e| e.to_string())?;
-        Ok(FetchOptions {
-            profile: None,
-            role_arn: None,
-            timeout: limits.timeout,
-            imds_timeout: limits.imds_timeout,
-            imds_attempts: limits.imds_attempts,
-            web_identity: None,
-        })
+        Ok(options_within(limits))
     }
 
     /// The direct path: the cache (single-flight across processes) or AWS.
@@ -498,6 +488,18 @@ impl Helper<'_> {
             ));
         }
         Answer::ok(out)
+    }
+}
+
+/// Acting as the default chain's principal, within the run's time limits.
+fn options_within(limits: Limits) -> FetchOptions {
+    FetchOptions {
+        profile: None,
+        role_arn: None,
+        timeout: limits.timeout,
+        imds_timeout: limits.imds_timeout,
+        imds_attempts: limits.imds_attempts,
+        web_identity: None,
     }
 }
 
