@@ -109,12 +109,24 @@ struct RawAlias {
     fips: bool,
 }
 
+/// The longest `timeout` we accept, as for `DOCKER_CREDENTIAL_ECR_TIMEOUT`:
+/// a bound on how long a `get` may hold up a build.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+
+/// The largest config file we read: real ones are a few hundred bytes.
+const CONFIG_LIMIT: u64 = 1 << 20;
+
 /// Where the config file is looked for when `DOCKER_CREDENTIAL_ECR_CONFIG` is unset.
 pub fn default_path() -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
+    default_path_with(&|k| std::env::var(k).ok())
+}
+
+fn default_path_with(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let base = match set("XDG_CONFIG_HOME") {
+        Some(dir) => dir,
         None if cfg!(windows) => dirs::config_dir()?,
-        None => dirs::home_dir()?.join(".config"),
+        None => set("HOME").or_else(dirs::home_dir)?.join(".config"),
     };
     Some(base.join("docker-credential-ecr").join("config.toml"))
 }
@@ -122,27 +134,38 @@ pub fn default_path() -> Option<PathBuf> {
 impl Config {
     /// Loads the config file named by the environment, or the default one if it exists.
     pub fn load() -> Result<Config, ConfigError> {
-        match std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        Config::load_with(&|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::load`] for a caller whose environment is `env` (the daemon's callers).
+    pub fn load_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        match env(CONFIG_ENV).filter(|v| !v.is_empty()) {
             Some(path) => Config::load_file(Path::new(&path), true),
-            None => match default_path() {
+            None => match default_path_with(env) {
                 Some(path) => Config::load_file(&path, false),
                 None => Ok(Config::default()),
             },
         }
     }
 
-    /// Loads `path`; a missing file is an error only if the user named it explicitly.
+    /// Loads `path`; a missing file is an error only if the user named it
+    /// explicitly. Size-capped, and a FIFO or device is refused, not waited on.
     pub fn load_file(path: &Path, required: bool) -> Result<Config, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Config::default());
+        let text = match crate::safe_fs::read_text_if_exists(path, CONFIG_LIMIT) {
+            Ok(Some(text)) => text,
+            Ok(None) if !required => return Ok(Config::default()),
+            Ok(None) => {
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: None,
+                    message: "cannot read config file: it does not exist".into(),
+                });
             }
             Err(e) => {
                 return Err(ConfigError {
                     path: path.to_path_buf(),
                     line: None,
-                    message: format!("cannot read config file: {e}"),
+                    message: format!("cannot read config file: {}", crate::safe_fs::reason(&e)),
                 });
             }
         };
@@ -160,10 +183,10 @@ impl Config {
             toml::from_str(text).map_err(|e| err(e.span(), one_line(e.message())))?;
 
         let timeout = match raw.timeout {
-            Some(t) if *t.get_ref() == 0 => {
+            Some(t) if *t.get_ref() == 0 || *t.get_ref() > MAX_TIMEOUT_SECS => {
                 return Err(err(
                     Some(t.span()),
-                    "timeout must be at least 1 second".into(),
+                    format!("timeout must be from 1 to {MAX_TIMEOUT_SECS} seconds"),
                 ));
             }
             Some(t) => Some(Duration::from_secs(*t.get_ref())),
@@ -422,7 +445,12 @@ profile = "via-real-host"
                 "unknown field `profil`",
             ),
             ("timeout = \"soon\"\n", 1, "invalid type"),
-            ("timeout = 0\n", 1, "at least 1 second"),
+            ("timeout = 0\n", 1, "from 1 to 3600 seconds"),
+            (
+                "timeout = 9223372036854775807\n",
+                1,
+                "from 1 to 3600 seconds",
+            ),
             (
                 "[[registry]]\nhost = \"x\"\nrole_arn = \"arn:aws:iam::1:user/x\"\n",
                 3,

@@ -12,7 +12,8 @@
 //! [`daemon`] sits in front of the cache when it runs: a per-user process
 //! that keeps tokens warm and answers `get` over a Unix socket.
 //! [`kubelet`] is the same path behind kubelet's image credential provider
-//! protocol. [`secret`] keeps tokens out of logs;
+//! protocol. [`secret`] keeps tokens out of logs; [`safe_fs`] is the one way we
+//! touch the file system: only directories our own uid owns, capped reads;
 //! [`client_config`] reads and edits the files docker and podman route registries by;
 //! [`configure`] and [`doctor`] are the set-up and diagnosis commands built on it.
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod kubelet;
 pub mod logging;
 pub mod protocol;
 pub mod registry;
+pub mod safe_fs;
 pub mod secret;
 pub mod settings;
 pub mod token;

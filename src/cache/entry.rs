@@ -88,8 +88,16 @@ pub fn usable(minted: u64, expires: u64, now: u64) -> bool {
 
 /// Whether a token with these times should be replaced at `now`.
 pub fn refresh_due(minted: u64, expires: u64, now: u64) -> bool {
-    now >= minted + expires.saturating_sub(minted) / 2
+    now >= minted.saturating_add(expires.saturating_sub(minted) / 2)
 }
+
+/// The longest lifetime a record may claim: ECR tokens live 12 hours, so a
+/// record claiming more is damaged (or forged) and is treated as a miss.
+pub const MAX_LIFETIME: u64 = 7 * 24 * 3600;
+
+/// 9999-12-31T23:59:59Z: no real record is dated later, and every time we
+/// compute with stays far from overflow below it.
+pub const MAX_EPOCH: u64 = 253_402_300_799;
 
 impl Entry {
     /// A cache entry for a freshly minted token, or `None` if it must not be cached
@@ -117,7 +125,8 @@ impl Entry {
         AuthToken {
             username: self.username.clone(),
             password: self.password.clone(),
-            expires_at: Some(UNIX_EPOCH + Duration::from_secs(self.expires)),
+            expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(self.expires)),
+            credentials_expire_at: None,
         }
     }
 
@@ -137,6 +146,8 @@ impl Entry {
         (meta.v == 1
             && !password.is_empty()
             && meta.expires > meta.minted
+            && meta.expires - meta.minted <= MAX_LIFETIME
+            && meta.expires <= MAX_EPOCH
             && fingerprint(password) == meta.fingerprint)
             .then(|| Entry {
                 registry: meta.registry.clone(),
@@ -179,6 +190,7 @@ mod tests {
                     now - Duration::from_secs((-s) as u64)
                 }
             }),
+            credentials_expire_at: None,
         }
     }
 
@@ -225,6 +237,18 @@ mod tests {
             ..meta.clone()
         };
         assert_eq!(Entry::from_parts(&v2, b"pw"), None);
+        // A record claiming an absurd life is damaged: a miss, never a panic.
+        for (minted, expires) in [(meta.minted, u64::MAX), (u64::MAX - 1, u64::MAX)] {
+            let absurd = Meta {
+                minted,
+                expires,
+                ..meta.clone()
+            };
+            assert_eq!(Entry::from_parts(&absurd, b"pw"), None);
+            // And the time rules never overflow on it (a debug build would panic).
+            assert!(!refresh_due(minted, expires, 0));
+            assert!(usable(minted, expires, 0));
+        }
         assert!(!format!("{e:?}").contains("\"pw\""));
         assert!(!serde_json::to_string(&meta).unwrap().contains("\"pw\""));
     }

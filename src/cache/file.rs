@@ -8,10 +8,13 @@
 //! entry cannot take the others with it (the Go helper deletes its whole
 //! cache file when it cannot parse it).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{Backend, BackendError};
+use crate::safe_fs;
+
+/// The largest token file we read: ECR passwords are a few KiB.
+const TOKEN_LIMIT: u64 = 64 * 1024;
 
 /// Tokens as files under `<state dir>/tokens`.
 #[derive(Debug)]
@@ -20,7 +23,8 @@ pub struct FileBackend {
 }
 
 impl FileBackend {
-    /// A backend storing under `dir` (created 0700 on first write).
+    /// A backend storing under `dir`, a subdirectory of our checked state
+    /// directory (created 0700 on first write).
     pub fn new(dir: PathBuf) -> FileBackend {
         FileBackend { dir }
     }
@@ -36,19 +40,16 @@ impl Backend for FileBackend {
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        match std::fs::read(self.path(id)) {
+        match safe_fs::read_own(&self.path(id), TOKEN_LIMIT) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(BackendError::io(&self.path(id), e)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
     fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError> {
-        if let Some(state) = self.dir.parent() {
-            super::private_dir(state).map_err(|e| BackendError::io(state, e))?;
-        }
-        super::private_dir(&self.dir).map_err(|e| BackendError::io(&self.dir, e))?;
-        write_atomic(&self.path(id), data)
+        safe_fs::ensure_private_dir(&self.dir)?;
+        Ok(safe_fs::write_atomic(&self.path(id), data)?)
     }
 
     fn remove(&self, id: &str) -> Result<(), BackendError> {
@@ -58,34 +59,18 @@ impl Backend for FileBackend {
             Err(e) => Err(BackendError::io(&self.path(id), e)),
         }
     }
-}
 
-/// Writes `data` to `path` through a 0600 temporary file and a rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), BackendError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    fn tidy(&self) -> Result<(), BackendError> {
+        safe_fs::remove_leftovers(&self.dir)?;
+        Ok(())
     }
-    result.map_err(|e| BackendError::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    use std::path::Path;
+
     use super::*;
 
     #[test]

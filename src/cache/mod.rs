@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 use self::entry::{Entry, Meta, epoch};
 use self::key::CacheKey;
+use crate::safe_fs::{self, StateDir, TrustError};
 use crate::token::{AuthToken, TokenError};
 
 /// Selects the backend: `auto`, `keyring`, `keyutils`, `file` or `none`.
@@ -41,6 +42,10 @@ pub trait Backend {
     fn save(&self, id: &str, data: &[u8]) -> Result<(), BackendError>;
     /// Removes `id`; removing what is not there succeeds.
     fn remove(&self, id: &str) -> Result<(), BackendError>;
+    /// Removes what an interrupted `save` may have left (file backends).
+    fn tidy(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 /// A backend failure; the cache reports it and carries on without caching.
@@ -62,6 +67,9 @@ pub enum BackendError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A directory or file of ours failed a trust check.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
     /// The platform store reported an error.
     #[error("{backend}: {detail}")]
     Platform {
@@ -115,51 +123,23 @@ impl Choice {
     }
 }
 
-/// Our per-user state directory: RAM-backed `$XDG_RUNTIME_DIR` when there is one.
-pub fn state_dir() -> Option<PathBuf> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir());
-    runtime
-        .or_else(dirs::cache_dir)
-        .map(|d| d.join("docker-credential-ecr"))
-}
-
-/// Creates `dir` (and any missing parents) 0700, and makes an existing `dir` 0700.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(dir)?;
-        if meta.permissions().mode() & 0o777 != 0o700 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    Ok(())
-}
-
-/// Opens (creating it 0600) a file that is only ever `flock`ed, never written:
-/// the per-key fetch locks here, and the daemon's start-up locks.
-pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 /// The cache for this run, or `None` when caching is off or nothing works; notes go to the log.
 ///
 /// Probing is cheap (a keyutils probe is microseconds; Secret Service is only
 /// tried when a session bus is advertised) and never fails a `get`.
 pub fn open(choice: Choice) -> Option<Cache> {
-    let dir = state_dir()?;
+    if choice == Choice::None {
+        return None;
+    }
+    let Some(state) = safe_fs::state_dir(|k| std::env::var(k).ok()) else {
+        warn!(
+            "no directory of ours can hold the token cache (every candidate is missing or \
+             belongs to another user); continuing without a token cache"
+        );
+        return None;
+    };
+    note_passed_over_once(&state);
+    let dir = state;
     let explicit = |result: Result<Box<dyn Backend>, BackendError>| match result {
         Ok(backend) => Some(Cache::new(backend, dir.clone())),
         Err(e) => {
@@ -170,7 +150,7 @@ pub fn open(choice: Choice) -> Option<Cache> {
     match choice {
         Choice::None => None,
         Choice::File => Some(Cache::new(
-            Box::new(file::FileBackend::new(dir.join("tokens"))),
+            Box::new(file::FileBackend::new(dir.path.join("tokens"))),
             dir,
         )),
         Choice::Keyutils => explicit(keyring::keyutils()),
@@ -184,7 +164,7 @@ pub fn open(choice: Choice) -> Option<Cache> {
                 Err(()) => {
                     file_hint_once(&dir);
                     Some(Cache::new(
-                        Box::new(file::FileBackend::new(dir.join("tokens"))),
+                        Box::new(file::FileBackend::new(dir.path.join("tokens"))),
                         dir,
                     ))
                 }
@@ -193,20 +173,42 @@ pub fn open(choice: Choice) -> Option<Cache> {
     }
 }
 
-/// Tells the user, once per state directory, that tokens are kept in files.
-fn file_hint_once(dir: &Path) {
-    let marker = dir.join("file-backend-noted");
-    if marker.exists() {
+/// Says `message` once per state directory: a marker file records that it was said.
+fn once(state: &StateDir, marker: &str, message: impl FnOnce() -> String) {
+    let marker = state.path.join(marker);
+    if std::fs::symlink_metadata(&marker).is_ok() {
         return;
     }
-    warn!(
-        "no keyring is usable here, so ECR tokens are cached in 0600 files under {} \
-         (set {CACHE_ENV}=none to disable caching; this note is shown once)",
-        dir.join("tokens").display()
-    );
-    if private_dir(dir).is_ok() {
-        let _ = std::fs::write(marker, b"");
+    warn!("{}", message());
+    if state.ensure().is_ok() {
+        let _ = safe_fs::write_atomic(&marker, b"");
     }
+}
+
+/// Tells the user, once per state directory, that tokens are kept in files.
+fn file_hint_once(state: &StateDir) {
+    once(state, "file-backend-noted", || {
+        format!(
+            "no keyring is usable here, so ECR tokens are cached in 0600 files under {} \
+             (set {CACHE_ENV}=none to disable caching; this note is shown once)",
+            state.path.join("tokens").display()
+        )
+    });
+}
+
+/// Tells the user, once, why our usual places were not used (another
+/// user's `XDG_RUNTIME_DIR` under `sudo -E`, a missing `$HOME`…).
+fn note_passed_over_once(state: &StateDir) {
+    if state.passed_over.is_empty() {
+        return;
+    }
+    once(state, "fallback-noted", || {
+        format!(
+            "keeping state in {} instead: {} (this note is shown once)",
+            state.path.display(),
+            state.passed_over.join("; ")
+        )
+    });
 }
 
 /// How a `get` was served, for logs and tests.
@@ -233,16 +235,32 @@ pub struct Lookup {
     pub minted: u64,
 }
 
+/// The largest index record we read: real ones are a few hundred bytes.
+const META_LIMIT: u64 = 64 * 1024;
+
 /// The token cache over one backend.
 pub struct Cache {
     backend: Box<dyn Backend>,
+    state: StateDir,
     dir: PathBuf,
 }
 
 impl Cache {
-    /// A cache keeping secrets in `backend` and its index and locks under `dir`.
-    pub fn new(backend: Box<dyn Backend>, dir: PathBuf) -> Cache {
-        Cache { backend, dir }
+    /// A cache keeping secrets in `backend` and its index and locks under `state`.
+    pub fn new(backend: Box<dyn Backend>, state: StateDir) -> Cache {
+        Cache {
+            backend,
+            dir: state.path.clone(),
+            state,
+        }
+    }
+
+    /// A private subdirectory of our (checked) state directory, created if missing.
+    fn subdir(&self, name: &str) -> Result<PathBuf, BackendError> {
+        self.state.ensure()?;
+        let dir = self.dir.join(name);
+        safe_fs::ensure_private_dir(&dir)?;
+        Ok(dir)
     }
 
     /// The backend's name.
@@ -259,9 +277,16 @@ impl Cache {
     }
 
     fn read_meta(&self, id: &str) -> Option<Meta> {
-        let bytes = std::fs::read(self.meta_path(id)).ok()?;
+        let bytes = match safe_fs::read_own(&self.meta_path(id), META_LIMIT) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return None,
+            Err(e) => {
+                warn!("cache index record unusable ({e}); fetching a new token to replace it");
+                return None;
+            }
+        };
         serde_json::from_slice(&bytes)
-            .map_err(|e| warn!(key = %id, "cache index record is corrupt ({e}); fetching a new token to replace it"))
+            .map_err(|e| warn!(key = %id, "cache index record is corrupt ({}); fetching a new token to replace it", crate::json_error(&e)))
             .ok()
     }
 
@@ -288,7 +313,16 @@ impl Cache {
         }
     }
 
+    /// Stores an entry: the index directory is made sure of first, so a
+    /// secret is never written that no index record (and so no `erase`) finds.
     fn write(&self, key: &CacheKey, entry: &Entry) {
+        let meta_dir = match self.subdir("meta") {
+            Ok(dir) => dir,
+            Err(e) => {
+                warn!("cannot write the token cache: {e}");
+                return;
+            }
+        };
         if let Err(e) = self
             .backend
             .save(&key.id, entry.password.expose().as_bytes())
@@ -297,16 +331,24 @@ impl Cache {
             return;
         }
         let meta = entry.meta(&key.id, self.backend.name());
-        let written = private_dir(&self.dir.join("meta"))
-            .map_err(|e| BackendError::io(&self.dir, e))
-            .and_then(|()| {
-                file::write_atomic(
-                    &self.meta_path(&key.id),
-                    &serde_json::to_vec(&meta).unwrap_or_default(),
-                )
-            });
-        if let Err(e) = written {
+        if let Err(e) = safe_fs::write_atomic(
+            &meta_dir.join(format!("{}.json", key.id)),
+            &serde_json::to_vec(&meta).unwrap_or_default(),
+        ) {
             warn!("cannot write the cache index: {e}");
+            // A secret without its record would outlive `erase`.
+            if let Err(e) = self.backend.remove(&key.id) {
+                warn!("cannot remove the unindexed token: {e}");
+            }
+        }
+        self.tidy();
+    }
+
+    /// Removes what writers killed mid-write left behind (a temporary file may hold a token).
+    fn tidy(&self) {
+        let meta = safe_fs::remove_leftovers(&self.dir.join("meta")).map_err(BackendError::from);
+        if let Err(e) = meta.and_then(|_| self.backend.tidy()) {
+            warn!("cannot remove leftover temporary files: {e}");
         }
     }
 
@@ -381,8 +423,9 @@ impl Cache {
     /// Takes the per-key lock, polling up to `wait`; `None` if it could not be had.
     fn lock(&self, id: &str, wait: Duration) -> Option<File> {
         let path = self.lock_path(id);
-        let file = private_dir(&self.dir.join("locks"))
-            .and_then(|()| open_lock_file(&path))
+        let file = self
+            .subdir("locks")
+            .and_then(|_| safe_fs::open_lock_file(&path).map_err(|e| BackendError::io(&path, e)))
             .map_err(|e| warn!("cannot open lock {}: {e}", path.display()))
             .ok()?;
         let deadline = Instant::now() + wait;
@@ -430,41 +473,53 @@ impl Cache {
         let mut out: Vec<Meta> = dir
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|e| safe_fs::read_own(&e.path(), META_LIMIT).ok())
             .filter_map(|b| serde_json::from_slice(&b).ok())
             .collect();
         out.sort_by(|a, b| (&a.registry, &a.identity).cmp(&(&b.registry, &b.identity)));
         out
     }
 
-    fn forget(&self, id: &str) {
-        if let Err(e) = self.backend.remove(id) {
-            warn!("cannot remove cached token {id}: {e}");
+    /// Removes one entry: the secret first, then its index record and lock.
+    fn forget(&self, id: &str) -> Result<(), BackendError> {
+        self.backend.remove(id)?;
+        for path in [self.meta_path(id), self.lock_path(id)] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(BackendError::io(&path, e)),
+            }
         }
-        let _ = std::fs::remove_file(self.meta_path(id));
-        let _ = std::fs::remove_file(self.lock_path(id));
+        Ok(())
     }
 
-    /// Removes every identity's token for `registry`; returns how many.
-    pub fn erase(&self, registry: &str) -> usize {
+    /// Removes every identity's token for `registry`, and any temporary file
+    /// a killed writer left; returns how many entries went. An error means a
+    /// token may still be there: the caller must say so.
+    pub fn erase(&self, registry: &str) -> Result<usize, BackendError> {
         let victims: Vec<Meta> = self
             .entries()
             .into_iter()
             .filter(|m| m.registry == registry)
             .collect();
         for m in &victims {
-            self.forget(&m.key);
+            self.forget(&m.key)?;
         }
-        victims.len()
+        safe_fs::remove_leftovers(&self.dir.join("meta"))?;
+        self.backend.tidy()?;
+        Ok(victims.len())
     }
 
-    /// Drops expired entries, so the cache never grows without bound.
+    /// Drops expired entries and leftovers, so the cache never grows without bound.
     pub fn prune(&self) {
         let now = epoch(SystemTime::now());
         for m in self.entries().into_iter().filter(|m| m.expires <= now) {
             debug!(registry = %m.registry, "pruning expired cache entry");
-            self.forget(&m.key);
+            if let Err(e) = self.forget(&m.key) {
+                warn!("cannot prune an expired cache entry: {e}");
+            }
         }
+        self.tidy();
     }
 }
 
@@ -529,13 +584,17 @@ mod tests {
             } else {
                 now - Duration::from_secs((-ttl) as u64)
             }),
+            credentials_expire_at: None,
         }
     }
 
     fn cache(mem: &Memory) -> (Cache, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         (
-            Cache::new(Box::new(mem.clone()), dir.path().to_path_buf()),
+            Cache::new(
+                Box::new(mem.clone()),
+                StateDir::at(dir.path().join("state")),
+            ),
             dir,
         )
     }
@@ -680,7 +739,7 @@ mod tests {
         lookup(&c, "a", "h", || Ok(token("a", 3600))).unwrap();
         lookup(&c, "b", "h", || Ok(token("b", 3600))).unwrap();
         lookup(&c, "c", "other", || Ok(token("c", 3600))).unwrap();
-        assert_eq!(c.erase("h"), 2);
+        assert_eq!(c.erase("h").unwrap(), 2);
         assert_eq!(c.entries().len(), 1);
         assert!(mem.load("a").unwrap().is_none());
 
@@ -696,7 +755,7 @@ mod tests {
             username: "AWS".into(),
             fingerprint: "00".into(),
         };
-        file::write_atomic(&c.meta_path("d"), &serde_json::to_vec(&m).unwrap()).unwrap();
+        safe_fs::write_atomic(&c.meta_path("d"), &serde_json::to_vec(&m).unwrap()).unwrap();
         mem.save("d", b"x").unwrap();
         c.prune();
         assert_eq!(c.entries().len(), 1);
