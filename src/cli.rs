@@ -190,7 +190,8 @@ pub fn main() -> ExitCode {
     };
     let is_get = matches!(cli.action, Action::Get);
     let is_kubelet = matches!(cli.action, Action::Kubelet);
-    let daemon = if is_get || is_kubelet {
+    // `erase` reaches a running daemon too: docker logout must not leave a copy there.
+    let daemon = if is_get || is_kubelet || matches!(cli.action, Action::Erase) {
         daemon_client()
     } else {
         None
@@ -245,6 +246,13 @@ fn daemon_client() -> Option<Box<dyn crate::daemon::TokenDaemon>> {
             }
         };
         let socket = daemon::socket_path(env)?;
+        // Never send a caller's environment into, or start a daemon in, a
+        // directory that is not privately ours (a shared /tmp, a user's
+        // runtime directory under `sudo -E`): answer directly instead.
+        if let Err(e) = crate::safe_fs::usable_dir(socket.parent()?) {
+            tracing::warn!("not using the daemon: {e}");
+            return None;
+        }
         Some(Box::new(daemon::client::Client::new(socket, mode)))
     }
     #[cfg(not(unix))]
@@ -259,7 +267,12 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
         Action::Erase => with_stdin(|input| helper.erase(input)),
         Action::List => helper.list(),
         Action::Status { json } => helper.status(json),
-        Action::Fetch => with_stdin(|input| helper.fetch(input)),
+        Action::Fetch => {
+            // The daemon's child holds a caller's credentials: never in a core file.
+            #[cfg(unix)]
+            crate::daemon::no_core_dumps();
+            with_stdin(|input| helper.fetch(input))
+        }
         Action::Daemon {
             action,
             idle_timeout,

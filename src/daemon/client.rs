@@ -35,6 +35,11 @@ pub const FIRST_REPLY: Duration = Duration::from_secs(2);
 /// Beyond the caller's fetch timeout, how long to wait for a daemon's fetch.
 pub const FETCH_SLACK: Duration = Duration::from_secs(5);
 
+/// How long to keep trying while the daemon's listen backlog is full: a busy
+/// daemon drains it in microseconds; a frozen one (or another user's
+/// listener) never does, and `get` then answers directly.
+pub const CONNECT_WAIT: Duration = Duration::from_millis(200);
+
 /// How long a starter waits for the new daemon to take its lock.
 const START_WAIT: Duration = Duration::from_millis(1500);
 
@@ -96,9 +101,9 @@ impl Client {
         &self.socket
     }
 
-    /// Connects and checks the listener runs as our user.
+    /// Connects (within [`CONNECT_WAIT`]) and checks the listener runs as our user.
     pub fn connect(&self) -> Result<UnixStream, ConnectError> {
-        let stream = UnixStream::connect(&self.socket).map_err(|e| match e.kind() {
+        let stream = connect_bounded(&self.socket, CONNECT_WAIT).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
                 ConnectError::NotRunning(self.socket.clone())
             }
@@ -160,7 +165,8 @@ impl Client {
                     return Outcome::Token(AuthToken {
                         username,
                         password,
-                        expires_at: Some(std::time::UNIX_EPOCH + Duration::from_secs(expires)),
+                        expires_at: std::time::UNIX_EPOCH.checked_add(Duration::from_secs(expires)),
+                        credentials_expire_at: None,
                     });
                 }
                 Ok((_, _, Response::Pending)) if wait == FIRST_REPLY => wait = fetch_wait,
@@ -210,26 +216,112 @@ impl Client {
         }
     }
 
+    /// Makes a running daemon forget every token it holds for `host`
+    /// (`docker logout`); `Ok` when none runs. A daemon too old to know the
+    /// request is stopped, which takes its memory with it.
+    pub fn erase(&self, host: &str) -> Result<(), String> {
+        let request = Request::Erase(wire::EraseRequest {
+            host: host.to_string(),
+        });
+        match self.exchange(&request)? {
+            None | Some(Response::Erased { .. }) => Ok(()),
+            Some(Response::Unsupported { .. } | Response::Unknown) => self.stop().map(drop),
+            Some(other) => Err(format!("unexpected answer to erase: {other:?}")),
+        }
+    }
+
     fn exchange(&self, request: &Request) -> Result<Option<Response>, String> {
         let mut stream = match self.connect() {
             Ok(stream) => stream,
             Err(ConnectError::NotRunning(_)) => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
+        let silent = |e: &std::io::Error| {
+            matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut).then(|| {
+                format!(
+                    "the daemon on {} did not answer within {FIRST_REPLY:?}; it may be frozen \
+                     (stop it with `kill`, or remove the socket)",
+                    self.socket.display()
+                )
+            })
+        };
         stream
             .set_read_timeout(Some(FIRST_REPLY))
             .and_then(|()| stream.set_write_timeout(Some(FIRST_REPLY)))
             .and_then(|()| wire::write_frame(&mut stream, &wire::encode_request(request)))
-            .map_err(|e| format!("cannot talk to the daemon: {e}"))?;
-        let body = wire::read_frame(&mut stream).map_err(|e| format!("no answer: {e}"))?;
+            .map_err(|e| silent(&e).unwrap_or_else(|| format!("cannot talk to the daemon: {e}")))?;
+        let body = wire::read_frame(&mut stream).map_err(|e| match &e {
+            FrameError::Io(io) => silent(io).unwrap_or_else(|| format!("no answer: {e}")),
+            _ => format!("no answer: {e}"),
+        })?;
         let (_, _, response) = wire::parse_response(&body).map_err(|e| e.to_string())?;
         Ok(Some(response))
+    }
+}
+
+/// Connects to a Unix socket without ever blocking for long: the socket is
+/// non-blocking, so a full listen backlog (a frozen daemon, or a listener
+/// that never accepts) is `EAGAIN` instead of an endless wait; we retry
+/// until `within` has passed. The stream is blocking again when returned.
+fn connect_bounded(path: &Path, within: Duration) -> std::io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+    let addr = SocketAddrUnix::new(path).map_err(|e| {
+        std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "not a usable socket path ({e}; at most {} bytes)",
+                super::SOCKET_PATH_LIMIT
+            ),
+        )
+    })?;
+    let deadline = Instant::now() + within;
+    loop {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
+            None,
+        )?;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let fd = {
+            let fd = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None)?;
+            rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
+            rustix::io::ioctl_fionbio(&fd, true)?;
+            fd
+        };
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => {
+                let stream = UnixStream::from(fd);
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS)
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+                return Err(std::io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "the daemon accepted no connection within {within:?} (its backlog is \
+                         full: it may be frozen)"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
 impl TokenDaemon for Client {
     fn get(&self, host: &str, key: &CacheKey, timeout: Duration) -> Outcome {
         self.ask(get_request(host, &key.id, &key.label, timeout))
+    }
+
+    fn erase(&self, host: &str) -> Result<(), String> {
+        Client::erase(self, host)
     }
 
     fn required(&self) -> bool {
@@ -269,6 +361,9 @@ fn peer_uid(stream: &UnixStream, socket: &Path) -> std::io::Result<u32> {
 /// Starts a detached daemon for `socket` unless one is running or starting; `Ok(true)` if this call started it.
 /// `idle_timeout` is passed on as `--idle-timeout`; without it the daemon reads its variable.
 pub fn start(socket: &Path, idle_timeout: Option<u64>) -> Result<bool, String> {
+    // The launcher runs in `/`: a relative path must not change meaning.
+    let socket = &std::path::absolute(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    check_socket_path(socket)?;
     let dir = socket
         .parent()
         .ok_or_else(|| format!("{} has no directory", socket.display()))?;
@@ -292,6 +387,7 @@ pub fn start(socket: &Path, idle_timeout: Option<u64>) -> Result<bool, String> {
         .arg(socket)
         .env_clear()
         .envs(daemon_env())
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -320,6 +416,7 @@ pub fn start(socket: &Path, idle_timeout: Option<u64>) -> Result<bool, String> {
 
 /// The launcher half of [`start`]: spawn the daemon detached, with its log as stderr, and return.
 pub fn spawn_detached(socket: &Path, idle_timeout: Option<u64>) -> Result<(), String> {
+    let socket = &std::path::absolute(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     let dir = socket
         .parent()
         .ok_or_else(|| format!("{} has no directory", socket.display()))?;
@@ -342,6 +439,7 @@ pub fn spawn_detached(socket: &Path, idle_timeout: Option<u64>) -> Result<(), St
         .arg(socket)
         .env_clear()
         .envs(daemon_env())
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log));
@@ -370,7 +468,21 @@ fn daemon_env() -> Vec<(String, String)> {
 }
 
 fn lock_file(path: &Path) -> Result<File, String> {
-    crate::cache::open_lock_file(path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::safe_fs::open_lock_file(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Refuses, with the reason, a path no socket can have: too long for `sun_path`.
+pub fn check_socket_path(socket: &Path) -> Result<(), String> {
+    let len = socket.as_os_str().len();
+    if len > super::SOCKET_PATH_LIMIT {
+        return Err(format!(
+            "the socket path {} is {len} bytes, over the {}-byte limit of Unix socket \
+             addresses; set {SOCKET_ENV} to a shorter path",
+            socket.display(),
+            super::SOCKET_PATH_LIMIT
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the request for `host` as this process's caller.
@@ -383,6 +495,6 @@ pub fn get_request(host: &str, key: &str, label: &str, timeout: Duration) -> Get
         cwd: std::env::current_dir()
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "/".into()),
-        env: Secret::new(wire::caller_env(std::env::vars())),
+        env: Secret::new(wire::caller_env(std::env::vars_os())),
     }
 }

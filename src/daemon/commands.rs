@@ -70,6 +70,9 @@ fn serve(socket: PathBuf, idle_timeout: Option<u64>, detached: bool) -> Answer {
         // Leave the starter's session: no controlling terminal, no SIGHUP.
         let _ = rustix::process::setsid();
     }
+    // The socket path must survive the move to `/`.
+    let socket = std::path::absolute(&socket).unwrap_or(socket);
+    super::detach(server::activated_fds());
     match server::run(Options { socket, idle }) {
         Ok(()) => Answer::ok(""),
         // A racing starter got there first: nothing to do.

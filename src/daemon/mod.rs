@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cache::key::CacheKey;
+use crate::safe_fs;
 use crate::token::AuthToken;
 
 /// Overrides the socket path.
@@ -63,6 +64,11 @@ pub trait TokenDaemon {
     fn required(&self) -> bool;
     /// Called once the answer is out: time for work the client must not wait on (autostart).
     fn after_answer(&self) {}
+    /// Makes a running daemon forget `host`'s tokens; `Ok` when none runs.
+    fn erase(&self, host: &str) -> Result<(), String> {
+        let _ = host;
+        Ok(())
+    }
 }
 
 /// How `get` uses the daemon.
@@ -104,60 +110,93 @@ pub fn idle_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Dura
     }
 }
 
-/// The socket path: `$DOCKER_CREDENTIAL_ECR_SOCKET`, else in our per-user runtime directory.
-///
-/// Without `XDG_RUNTIME_DIR` we use the per-user cache directory, unless that
-/// path is too long for a socket address (about 100 bytes), in which case a
-/// `/tmp/docker-credential-ecr-<uid>` directory is used; the daemon refuses
-/// a directory it does not own, so another user cannot plant one there.
+/// The longest socket path we use: `sun_path` holds 108 bytes on Linux, 104 on macOS.
+pub const SOCKET_PATH_LIMIT: usize = 100;
+
+/// The socket path: `$DOCKER_CREDENTIAL_ECR_SOCKET`, else `daemon.sock` in
+/// our state directory ([`safe_fs::state_dir`]), or in
+/// `/tmp/docker-credential-ecr-<uid>` when that path is too long for a
+/// socket address. Whether its directory can be trusted is checked by
+/// [`secure_dir`] before anything is sent or bound there.
 pub fn socket_path(get: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(path) = get(SOCKET_ENV).filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(path));
     }
-    let runtime = get("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir());
-    let preferred = runtime
-        .or_else(dirs::cache_dir)
-        .map(|d| d.join("docker-credential-ecr").join("daemon.sock"));
-    match preferred {
-        Some(p) if p.as_os_str().len() <= 100 => Some(p),
-        _ => fallback_socket(),
+    let preferred = safe_fs::state_dir(&get)?.path.join("daemon.sock");
+    if preferred.as_os_str().len() <= SOCKET_PATH_LIMIT {
+        return Some(preferred);
     }
+    fallback_socket()
 }
 
-/// Makes `dir` a 0700 directory and checks it is ours: the socket, the locks
-/// and the log live there, and a directory another user controls could
-/// impersonate the daemon or read what clients send.
-#[cfg(unix)]
+/// Makes sure the socket's directory is a private directory of ours, creating
+/// it 0700 if missing (never its ancestors) and never chmodding one that
+/// exists: the socket, the locks and the log live there, and a directory
+/// another user controls could impersonate the daemon or read what clients send.
 pub fn secure_dir(dir: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    crate::cache::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let uid = rustix::process::getuid().as_raw();
-    if meta.uid() != uid {
-        return Err(format!(
-            "{} belongs to uid {}, not to us (uid {uid}); refusing to use it",
-            dir.display(),
-            meta.uid()
-        ));
+    safe_fs::ensure_private_dir(dir).map_err(|e| e.to_string())
+}
+
+/// Cuts the daemon loose from whoever started it: working directory `/` (a
+/// caller's directory must stay unmountable), no descriptor but stdio and
+/// `keep` (a caller's pipe left open in us would keep its shell pipeline
+/// from ever ending), and no core dumps (callers' AWS secrets live in our memory).
+#[cfg(unix)]
+pub fn detach(keep: std::ops::Range<i32>) {
+    let _ = rustix::process::chdir("/");
+    close_inherited_fds(keep);
+    no_core_dumps();
+}
+
+/// No core file, ever, from this process or its children (RLIMIT_CORE 0 is
+/// inherited); on Linux, also not dumpable (no core on SIGQUIT, no ptrace by
+/// our other processes). For the daemon and its `fetch` children, which hold
+/// callers' credentials.
+#[cfg(unix)]
+pub fn no_core_dumps() {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    let zero = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = setrlimit(Resource::Core, zero);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
+/// Closes every descriptor above stderr that is not in `keep`.
+#[cfg(unix)]
+fn close_inherited_fds(keep: std::ops::Range<i32>) {
+    let listing = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    let Ok(entries) = std::fs::read_dir(listing) else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // The listing's own descriptor is already closed: skip what is not open.
+        // SAFETY: only checked for validity, not kept.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if rustix::io::fcntl_getfd(borrowed).is_ok() {
+            // SAFETY: at start-up nothing in this process owns an inherited
+            // descriptor, so closing it invalidates no handle of ours.
+            unsafe { rustix::io::close(fd) };
+        }
     }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "{} is accessible to other users (mode {:o})",
-            dir.display(),
-            meta.mode() & 0o777
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(unix)]
 fn fallback_socket() -> Option<PathBuf> {
-    let uid = rustix::process::getuid().as_raw();
     Some(PathBuf::from(format!(
-        "/tmp/docker-credential-ecr-{uid}/daemon.sock"
+        "/tmp/docker-credential-ecr-{}/daemon.sock",
+        safe_fs::euid()
     )))
 }
 

@@ -32,7 +32,9 @@ use super::wire::{
 };
 use super::{MODE_ENV, secure_dir};
 use crate::cache::entry::{epoch, safety_margin, usable};
-use crate::cache::open_lock_file;
+use crate::cache::key::{self, Inputs, Resolved};
+use crate::config::Config;
+use crate::safe_fs::open_lock_file;
 use crate::secret::Secret;
 
 /// How long a connected client has to send its request.
@@ -132,6 +134,21 @@ fn bind(socket: &Path) -> Result<std::os::unix::net::UnixListener, String> {
     Ok(listener)
 }
 
+/// The descriptors systemd passed us for socket activation (`LISTEN_FDS`
+/// from fd 3, when `LISTEN_PID` names us): the ones start-up must not close.
+pub fn activated_fds() -> std::ops::Range<i32> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .filter(|_| ours)
+        .unwrap_or(0);
+    3..3 + count.clamp(0, 64)
+}
+
 /// The listening socket systemd passed us (socket activation), if any.
 fn activated_listener() -> Option<std::os::unix::net::UnixListener> {
     use std::os::fd::FromRawFd;
@@ -190,6 +207,9 @@ impl Held {
 struct SlotState {
     label: String,
     caller: Caller,
+    /// When the caller's credentials expire (epoch seconds), if known: the
+    /// environment is dropped then, and no refresh is made with it.
+    env_until: Option<u64>,
     token: Option<Held>,
     last_used: Instant,
     /// Bumped whenever the token is replaced, so older refresh tasks retire.
@@ -236,6 +256,8 @@ enum Fetched {
         held: Held,
         /// The child's fetch failed and it served an older, still valid token.
         stale: bool,
+        /// When the caller's credentials expire, if the child learned it.
+        credentials_expire: Option<u64>,
     },
     Failed(String),
     Unavailable(String),
@@ -371,6 +393,11 @@ impl Daemon {
             Request::Status => {
                 let _ = write(&mut stream, &Response::Status(self.status())).await;
             }
+            Request::Erase(erase) => {
+                let dropped = self.erase(&erase.host);
+                info!(registry = %erase.host, dropped, "erased");
+                let _ = write(&mut stream, &Response::Erased { dropped }).await;
+            }
             Request::Stop => {} // answered above, whatever its version
             Request::Unknown => {
                 let reason = format!(
@@ -382,8 +409,27 @@ impl Daemon {
         self.touch();
     }
 
-    /// Finds or creates the key's slot and records this caller as its latest.
-    fn slot(&self, request: GetRequest) -> Arc<Slot> {
+    /// Drops every slot for `host` (`docker logout`): its token, its caller's
+    /// environment and its refresh task (retired by the generation bump).
+    fn erase(&self, host: &str) -> u64 {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let before = slots.len();
+        slots.retain(|_, slot| {
+            let mut state = slot.state();
+            if state.caller.host != host {
+                return true;
+            }
+            state.token = None;
+            state.generation += 1;
+            state.caller.env = Secret::new(Default::default());
+            false
+        });
+        (before - slots.len()) as u64
+    }
+
+    /// Finds or creates the slot for `key` (which this daemon derived from
+    /// the caller's own environment) and records this caller as its latest.
+    fn slot(&self, request: GetRequest, key: &key::CacheKey) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let now = epoch(SystemTime::now());
         slots.retain(|_, slot| {
@@ -398,14 +444,15 @@ impl Daemon {
             timeout: Duration::from_millis(request.timeout_ms),
         };
         let slot = slots
-            .entry(request.key.clone())
+            .entry(key.id.clone())
             .or_insert_with(|| {
                 Arc::new(Slot {
-                    key: request.key.clone(),
+                    key: key.id.clone(),
                     fetch: tokio::sync::Mutex::new(()),
                     state: Mutex::new(SlotState {
-                        label: request.label.clone(),
+                        label: key.label.clone(),
                         caller: caller.clone(),
+                        env_until: None,
                         token: None,
                         last_used: Instant::now(),
                         generation: 0,
@@ -416,14 +463,33 @@ impl Daemon {
         {
             let mut state = slot.state();
             state.caller = caller;
-            state.label = request.label;
+            state.label = key.label.clone();
             state.last_used = Instant::now();
         }
         slot
     }
 
     async fn get(self: &Arc<Self>, request: GetRequest, stream: &mut UnixStream) {
-        let slot = self.slot(request);
+        // The key is derived here, from the environment the caller sent: a
+        // caller gets only a token minted with secrets it holds itself,
+        // whatever key it claims.
+        let resolved = match derive(&request) {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => {
+                let reason = format!("{} is not an ECR registry", request.host);
+                let _ = write(stream, &Response::Unavailable { reason }).await;
+                return;
+            }
+            Err(reason) => {
+                bump(&self.counters.errors);
+                let _ = write(stream, &Response::Failed { reason }).await;
+                return;
+            }
+        };
+        if resolved.key.id != request.key {
+            debug!(registry = %request.host, "the caller's key is not the one its environment gives; serving by ours");
+        }
+        let slot = self.slot(request, &resolved.key);
         if let Some(held) = slot.usable_token() {
             bump(&self.counters.hits);
             let _ = write(stream, &held.response()).await;
@@ -445,9 +511,15 @@ impl Daemon {
         }
         let caller = slot.state().caller.clone();
         match self.fetch(&caller, None).await {
-            Fetched::Token { key, held, .. } => {
+            Fetched::Token {
+                key,
+                held,
+                credentials_expire,
+                ..
+            } => {
                 let response = held.response();
                 if key == slot.key {
+                    slot.state().env_until = credentials_expire;
                     self.store(slot, held);
                 } else {
                     // The caller's files changed between its request and our
@@ -504,9 +576,15 @@ impl Daemon {
                 let Some(held) = state.token.clone() else {
                     return;
                 };
-                if !held.usable(epoch(SystemTime::now())) {
+                let now = epoch(SystemTime::now());
+                if !held.usable(now) {
                     debug!(registry = %state.caller.host, "token no longer usable; dropping it");
                     state.token = None;
+                    return;
+                }
+                if state.env_until.is_some_and(|until| now >= until) {
+                    debug!(registry = %state.caller.host, "the caller's credentials have expired; dropping its environment");
+                    state.caller.env = Secret::new(Default::default());
                     return;
                 }
                 let life = Duration::from_secs(held.expires - held.minted);
@@ -529,9 +607,11 @@ impl Daemon {
                     key,
                     held: fresh,
                     stale: false,
+                    credentials_expire,
                 } if key == slot.key && fresh.minted > held.minted => {
                     bump(&self.counters.refreshes);
                     debug!(registry = %caller.host, "token refreshed");
+                    slot.state().env_until = credentials_expire;
                     self.store(&slot, fresh);
                     return;
                 }
@@ -544,8 +624,8 @@ impl Daemon {
                     attempt += 1;
                     let life = Duration::from_secs(held.expires - held.minted);
                     let delay = backoff(attempt, life);
-                    let usable_until =
-                        (held.expires - safety_margin(held.minted, held.expires)) * 1000;
+                    let usable_until = (held.expires - safety_margin(held.minted, held.expires))
+                        .saturating_mul(1000);
                     wake = (now_ms() + delay.as_millis() as u64).min(usable_until);
                     warn!(
                         registry = %caller.host,
@@ -614,6 +694,7 @@ impl Daemon {
                 expires,
                 called_aws,
                 stale,
+                credentials_expire,
             }) => {
                 // Counted here, the one place every fetch passes through.
                 if called_aws {
@@ -629,6 +710,7 @@ impl Daemon {
                         refresh_at: refresh_point(minted, expires),
                     },
                     stale,
+                    credentials_expire,
                 }
             }
             Ok(FetchReply::Failed { reason }) => Fetched::Failed(reason),
@@ -683,6 +765,24 @@ impl Daemon {
     }
 }
 
+/// Works out, from the caller's own environment and files (relative paths
+/// against its working directory), who its request acts as: the same
+/// derivation its `get` made, so the key is ours, not the caller's word.
+fn derive(request: &GetRequest) -> Result<Option<Resolved>, String> {
+    let vars = request.env.expose();
+    let env = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
+    let cwd = Path::new(&request.cwd);
+    let read = |p: &Path| key::read_file(&cwd.join(p));
+    let inputs = Inputs {
+        env: &env,
+        read: &read,
+        home: env("HOME").map(PathBuf::from).or_else(dirs::home_dir),
+    };
+    let config =
+        Config::load_with(&env).map_err(|e| format!("{}: config error: {e}", request.host))?;
+    key::resolve(&request.host, &config, &inputs).map_err(|e| format!("{}: {e}", request.host))
+}
+
 async fn read_frame(stream: &mut UnixStream) -> Result<Vec<u8>, wire::FrameError> {
     let mut header = [0u8; 4];
     stream.read_exact(&mut header).await?;
@@ -712,9 +812,9 @@ fn jitter() -> f64 {
 /// renewed before a direct `get` would find it due at half-life, and spread
 /// so a fleet of daemons does not refresh in step.
 pub fn refresh_point(minted: u64, expires: u64) -> u64 {
-    let life_ms = expires.saturating_sub(minted) * 1000;
+    let life_ms = expires.saturating_sub(minted).saturating_mul(1000);
     let offset = (life_ms as f64 * (0.40 + 0.05 * jitter())) as u64;
-    minted * 1000 + offset.max(2000)
+    minted.saturating_mul(1000).saturating_add(offset.max(2000))
 }
 
 /// Delay before refresh attempt `attempt` (1-based): doubling from a base

@@ -17,14 +17,15 @@
 //! **One exchange per connection.**
 //!
 //! ```text
-//! client → {"v":1,"op":"get","host":"<registry host>","key":"<32 hex>","label":"env AKID…1234",
+//! client → {"v":2,"op":"get","host":"<registry host>","key":"<32 hex>","label":"env AKID…1234",
 //!           "timeout_ms":20000,"cwd":"/home/me","env":{"AWS_PROFILE":"dev",…}}
-//! daemon → {"v":1,"daemon":"0.1.0","reply":"token","username":"AWS","password":"…","expires":1795000000}
-//!        | {"v":1,"daemon":"0.1.0","reply":"pending"}    then one of the others, after the fetch
-//!        | {"v":1,"daemon":"0.1.0","reply":"failed","reason":"…"}       AWS said no: tell the user
-//!        | {"v":1,"daemon":"0.1.0","reply":"unavailable","reason":"…"}  our problem: answer directly
-//! client → {"v":1,"op":"status"}  daemon → {"v":1,…,"reply":"status","pid":…,"entries":[…],…}
-//! client → {"v":1,"op":"stop"}    daemon → {"v":1,…,"reply":"stopping"}
+//! daemon → {"v":2,"daemon":"0.1.0","reply":"token","username":"AWS","password":"…","expires":1795000000}
+//!        | {"v":2,"daemon":"0.1.0","reply":"pending"}    then one of the others, after the fetch
+//!        | {"v":2,"daemon":"0.1.0","reply":"failed","reason":"…"}       AWS said no: tell the user
+//!        | {"v":2,"daemon":"0.1.0","reply":"unavailable","reason":"…"}  our problem: answer directly
+//! client → {"v":2,"op":"status"}  daemon → {"v":2,…,"reply":"status","pid":…,"entries":[…],…}
+//! client → {"v":2,"op":"stop"}    daemon → {"v":2,…,"reply":"stopping"}
+//! client → {"v":2,"op":"erase","host":"<registry host>"}  daemon → {"v":2,…,"reply":"erased","dropped":1}
 //! ```
 //!
 //! `pending` comes at once when the daemon must fetch, so a client can tell
@@ -43,7 +44,12 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::secret::Secret;
 
 /// The wire version spoken by this build.
-pub const WIRE_VERSION: u32 = 1;
+///
+/// v2: the whole caller environment travels, the daemon derives the key
+/// itself, and `erase` exists. A v1 daemon answers v2 with `unsupported`,
+/// so the client retires it: an old daemon that trusts the client's key
+/// never keeps serving after an upgrade.
+pub const WIRE_VERSION: u32 = 2;
 
 /// The largest frame either side accepts: a request with a big environment is a few KiB.
 pub const MAX_FRAME: usize = 256 * 1024;
@@ -59,6 +65,8 @@ pub enum Request {
     Get(GetRequest),
     /// Counters and entries. Answered by `status`.
     Status,
+    /// Forget every token held for a registry (`docker logout`). Answered by `erased`.
+    Erase(EraseRequest),
     /// Shut down now. Answered by `stopping`.
     Stop,
     /// An operation from a newer client; answered by `unsupported`.
@@ -79,9 +87,17 @@ pub struct GetRequest {
     pub timeout_ms: u64,
     /// The caller's working directory (relative AWS file paths resolve against it).
     pub cwd: String,
-    /// The caller's credential-selecting environment ([`caller_env`]); may hold secrets.
+    /// The caller's environment ([`caller_env`]): the daemon derives the key
+    /// from it and fetches with it. Holds secrets; kept in memory only.
     #[serde(serialize_with = "expose")]
     pub env: Secret<BTreeMap<String, String>>,
+}
+
+/// Which registry's tokens to forget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseRequest {
+    /// The canonical registry host.
+    pub host: String,
 }
 
 /// A reply from the daemon.
@@ -119,6 +135,11 @@ pub enum Response {
     Status(DaemonStatus),
     /// The answer to `stop`.
     Stopping,
+    /// The answer to `erase`: how many held tokens were dropped.
+    Erased {
+        /// Tokens dropped.
+        dropped: u64,
+    },
     /// A reply from a newer daemon.
     #[serde(other)]
     Unknown,
@@ -199,6 +220,11 @@ pub enum FetchReply {
         called_aws: bool,
         /// The refresh failed and this is the older, still valid token.
         stale: bool,
+        /// When the caller's AWS credentials expire (seconds since the epoch),
+        /// if they do and the child had to resolve them: the daemon keeps the
+        /// caller's environment for refreshes no longer than that.
+        #[serde(default)]
+        credentials_expire: Option<u64>,
     },
     /// AWS (or the caller's set-up) said no; `reason` is the user's one-line explanation.
     Failed {
@@ -217,35 +243,19 @@ fn expose<T: Serialize, S: Serializer>(secret: &Secret<T>, s: S) -> Result<S::Ok
     secret.expose().serialize(s)
 }
 
-/// The caller's variables that decide which credentials, config, cache and
-/// trust a fetch uses. Everything else (tokens for other services, say)
-/// stays out of the daemon.
-pub fn is_caller_var(name: &str) -> bool {
-    const PREFIXES: &[&str] = &["AWS_", "DOCKER_CREDENTIAL_ECR_", "XDG_"];
-    const NAMES: &[&str] = &[
-        "HOME",
-        "PATH",
-        "USER",
-        "LOGNAME",
-        "TMPDIR",
-        "DBUS_SESSION_BUS_ADDRESS",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ];
-    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
-}
-
-/// [`is_caller_var`] applied to an environment.
-pub fn caller_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
-    vars.filter(|(k, _)| is_caller_var(k)).collect()
+/// The caller's whole environment, as its own `get` would have run with it.
+///
+/// Not an allow-list: a `credential_process` may need anything
+/// (`VAULT_*`, `OP_SESSION_*`, `SSH_AUTH_SOCK`, `KRB5CCNAME`, `GNUPGHOME`…),
+/// and a fetch through the daemon must do exactly what the direct path
+/// does. It stays in the daemon's memory (never on disk, never logged) only
+/// while it can still mint. Variables that are not UTF-8 cannot travel as
+/// JSON and are left out.
+pub fn caller_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> BTreeMap<String, String> {
+    vars.filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// Why a frame could not be read.
@@ -363,11 +373,20 @@ mod tests {
         });
         assert_eq!(
             body(&encode_request(&get)),
-            r#"{"op":"get","host":"h","key":"k","label":"l","timeout_ms":5,"cwd":"/","env":{"AWS_PROFILE":"p"},"v":1}"#
+            r#"{"op":"get","host":"h","key":"k","label":"l","timeout_ms":5,"cwd":"/","env":{"AWS_PROFILE":"p"},"v":2}"#
         );
         assert_eq!(
             body(&encode_request(&Request::Stop)),
-            r#"{"op":"stop","v":1}"#
+            r#"{"op":"stop","v":2}"#
+        );
+        let erase = Request::Erase(EraseRequest { host: "h".into() });
+        assert_eq!(
+            body(&encode_request(&erase)),
+            r#"{"op":"erase","host":"h","v":2}"#
+        );
+        assert_eq!(
+            body(&encode_response(&Response::Erased { dropped: 1 })),
+            format!(r#"{{"reply":"erased","dropped":1,"v":2,"daemon":"{DAEMON_VERSION}"}}"#)
         );
         let token = Response::Token {
             username: "AWS".into(),
@@ -377,12 +396,12 @@ mod tests {
         assert_eq!(
             body(&encode_response(&token)),
             format!(
-                r#"{{"reply":"token","username":"AWS","password":"pw","expires":7,"v":1,"daemon":"{DAEMON_VERSION}"}}"#
+                r#"{{"reply":"token","username":"AWS","password":"pw","expires":7,"v":2,"daemon":"{DAEMON_VERSION}"}}"#
             )
         );
         assert_eq!(
             body(&encode_response(&Response::Pending)),
-            format!(r#"{{"reply":"pending","v":1,"daemon":"{DAEMON_VERSION}"}}"#)
+            format!(r#"{{"reply":"pending","v":2,"daemon":"{DAEMON_VERSION}"}}"#)
         );
     }
 
@@ -390,7 +409,7 @@ mod tests {
     fn round_trips_and_unknowns() {
         let frame = encode_response(&Response::Failed { reason: "r".into() });
         let (v, daemon, r) = parse_response(&frame[4..]).unwrap();
-        assert_eq!((v, daemon.as_str()), (1, DAEMON_VERSION));
+        assert_eq!((v, daemon.as_str()), (2, DAEMON_VERSION));
         assert_eq!(r, Response::Failed { reason: "r".into() });
 
         let (_, value) = decode_body(br#"{"v":1,"op":"rotate","extra":1}"#).unwrap();
@@ -403,8 +422,8 @@ mod tests {
             serde_json::from_value::<Request>(value).unwrap(),
             Request::Stop
         );
-        let (v, _, r) = parse_response(br#"{"v":2,"reply":"token"}"#).unwrap();
-        assert_eq!((v, r), (2, Response::Unknown));
+        let (v, _, r) = parse_response(br#"{"v":3,"reply":"token"}"#).unwrap();
+        assert_eq!((v, r), (3, Response::Unknown));
         assert!(matches!(
             decode_body(b"{\"op\":\"get\"}"),
             Err(FrameError::Malformed(_))
@@ -428,30 +447,23 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
-    fn caller_env_keeps_only_what_selects_credentials() {
+    fn caller_env_is_the_whole_environment_but_non_utf8() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
         let env = caller_env(
             [
                 ("AWS_PROFILE", "p"),
-                ("AWS_SECRET_ACCESS_KEY", "s"),
-                ("HOME", "/h"),
-                ("GITHUB_TOKEN", "nope"),
-                ("DOCKER_CREDENTIAL_ECR_CACHE", "file"),
-                ("PATHEXT", "nope"),
+                ("VAULT_ADDR", "https://vault"),
+                ("SSH_AUTH_SOCK", "/run/ssh"),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .chain([(OsString::from("BAD"), OsString::from_vec(vec![0xff]))]),
         );
         let keys: Vec<&str> = env.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "AWS_PROFILE",
-                "AWS_SECRET_ACCESS_KEY",
-                "DOCKER_CREDENTIAL_ECR_CACHE",
-                "HOME"
-            ]
-        );
+        assert_eq!(keys, ["AWS_PROFILE", "SSH_AUTH_SOCK", "VAULT_ADDR"]);
     }
 
     #[test]
