@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use tracing::debug;
 
 use crate::cache::entry::{epoch, refresh_due, usable};
-use crate::cache::key::{CacheKey, Inputs, cache_key, web_identity_key};
+use crate::cache::key::{self, CacheKey, Inputs, cache_key, web_identity_key};
 use crate::cache::{Cache, Lookup, Served};
 use crate::config::{Config, ConfigError};
 use crate::daemon::wire::{FetchReply, FetchRequest, WIRE_VERSION};
@@ -107,7 +107,7 @@ pub struct Helper<'a> {
 
 enum Resolved {
     NotEcr,
-    Ecr(EcrRegistry, Config),
+    Ecr(Config),
 }
 
 /// An ECR request worked out down to who asks and how long we may take.
@@ -120,34 +120,37 @@ pub(crate) struct Prepared {
 impl Helper<'_> {
     /// Recognises the registry, consulting the config file only for names that are not ECR hosts.
     fn resolve(&self, host: &str) -> Result<Resolved, ConfigError> {
-        if let Some(registry) = registry::parse_host(host) {
-            return Ok(Resolved::Ecr(registry, (self.config)()?));
+        if registry::parse_host(host).is_some() {
+            return Ok(Resolved::Ecr((self.config)()?));
         }
         let config = (self.config)()?;
         Ok(match config.alias(host) {
-            Some(registry) => Resolved::Ecr(registry, config),
+            Some(_) => Resolved::Ecr(config),
             None => Resolved::NotEcr,
         })
     }
 
     /// Works out registry, identity and limits for `host`; `Ok(None)` if it is not ECR.
     pub(crate) fn prepare(&self, host: &str) -> Result<Option<Prepared>, String> {
-        let (registry, config) = match self.resolve(host) {
-            Ok(Resolved::Ecr(registry, config)) => (registry, config),
+        let config = match self.resolve(host) {
+            Ok(Resolved::Ecr(config)) => config,
             Ok(Resolved::NotEcr) => return Ok(None),
             Err(e) => return Err(format!("{host}: config error: {e}")),
         };
         let limits = (self.limits)(&config).map_err(|e| format!("{host}: {e}"))?;
-        let settings = config.settings_for(host, &registry);
-        let key = cache_key(&registry, &settings, self.inputs);
+        let Some(resolved) =
+            key::resolve(host, &config, self.inputs).map_err(|e| format!("{host}: {e}"))?
+        else {
+            return Ok(None);
+        };
         let options = FetchOptions {
-            profile: settings.profile,
-            role_arn: settings.role_arn,
+            profile: resolved.settings.profile,
+            role_arn: resolved.settings.role_arn,
             ..options_within(limits)
         };
         Ok(Some(Prepared {
-            registry,
-            key,
+            registry: resolved.registry,
+            key: resolved.key,
             options,
         }))
     }
@@ -371,6 +374,7 @@ impl Helper<'_> {
                 expires: found.token.expires_at.map_or(0, epoch),
                 called_aws: found.served == Served::Fetched,
                 stale: found.served == Served::StaleButValid,
+                credentials_expire: found.token.credentials_expire_at.map(epoch),
             }),
             Err(e) => reply(FetchReply::Failed {
                 reason: format!("{}: {e}", request.host),
@@ -403,17 +407,33 @@ impl Helper<'_> {
         }
     }
 
-    /// `erase`: drops every identity's cached token for the host; `docker logout` may call it twice.
+    /// `erase`: drops every identity's token for the host wherever it lives,
+    /// the cache backend and a running daemon's memory; `docker logout` may
+    /// call it twice. If a copy may remain, it fails and says where, rather
+    /// than let `docker logout` report a success that did not happen.
     pub fn erase(&self, stdin: &[u8]) -> Answer {
         let server_url = match parse_server_url(stdin) {
             Ok(url) => url,
             Err(e) => return Answer::error(e.to_string()),
         };
-        if let (Some(host), Some(cache)) = (canonical_host(&server_url), (self.cache)()) {
-            let removed = cache.erase(&host);
-            debug!(%host, removed, "erase");
+        let Some(host) = canonical_host(&server_url) else {
+            return Answer::ok("");
+        };
+        let mut left = Vec::new();
+        if let Some(cache) = (self.cache)() {
+            match cache.erase(&host) {
+                Ok(removed) => debug!(%host, removed, "erase"),
+                Err(e) => left.push(format!("the cached token could not be removed: {e}")),
+            }
         }
-        Answer::ok("")
+        if let Some(Err(e)) = self.daemon.map(|d| d.erase(&host)) {
+            left.push(format!("the daemon may still hold it: {e}"));
+        }
+        if left.is_empty() {
+            Answer::ok("")
+        } else {
+            Answer::error(format!("{host}: not erased: {}", left.join("; ")))
+        }
     }
 
     /// `list`: registries for which the caller's identity has a valid cached token. No network.
@@ -432,7 +452,7 @@ impl Helper<'_> {
                     continue;
                 };
                 let settings = config.settings_for(&meta.registry, &registry);
-                if cache_key(&registry, &settings, self.inputs).id == meta.key {
+                if cache_key(&registry, &settings, self.inputs).is_ok_and(|k| k.id == meta.key) {
                     hosts.insert(meta.registry, "AWS".to_string());
                 }
             }
@@ -566,6 +586,7 @@ mod tests {
                 username: "AWS".into(),
                 password: Secret::new("pw".into()),
                 expires_at: Some(SystemTime::now() + Duration::from_secs(12 * 3600)),
+                credentials_expire_at: None,
             })
         }
     }
@@ -617,7 +638,7 @@ mod tests {
             })
         };
         let env = |_: &str| None;
-        let read = |_: &Path| None;
+        let read = |_: &Path| Ok(None);
         let inputs = Inputs {
             env: &env,
             read: &read,
@@ -760,6 +781,7 @@ mod tests {
                 username: "AWS".into(),
                 password: Secret::new("from-daemon".into()),
                 expires_at: None,
+                credentials_expire_at: None,
             })
         };
         let d = daemon(token, false);
@@ -768,7 +790,7 @@ mod tests {
             a.stdout.contains("from-daemon") && calls.is_empty(),
             "{a:?}"
         );
-        assert_eq!(*d.asked.borrow(), [format!("{HOST} profile default")]);
+        assert_eq!(*d.asked.borrow(), [format!("{HOST} instance role")]);
 
         // AWS said no: the user hears why, and AWS is not asked a second time.
         let d = daemon(|| Outcome::Failed("denied by policy".into()), false);
@@ -798,7 +820,7 @@ mod tests {
 
     #[test]
     fn fetch_answers_the_daemon_in_its_format() {
-        let req = format!(r#"{{"v":1,"host":"{HOST}"}}"#);
+        let req = format!(r#"{{"v":{WIRE_VERSION},"host":"{HOST}"}}"#);
         let (a, calls) = run("", false, |h| h.fetch(req.as_bytes()));
         assert!(a.success && calls.len() == 1);
         let reply: FetchReply = serde_json::from_str(&a.stdout).unwrap();

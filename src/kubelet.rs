@@ -258,16 +258,8 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
-/// Who a service-account token speaks for: enough to keep two accounts' tokens apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
-    /// The cluster's issuer URL.
-    pub issuer: String,
-    /// `system:serviceaccount:<namespace>:<name>`.
-    pub subject: String,
-    /// The audiences the token is for, sorted.
-    pub audience: Vec<String>,
-}
+/// Whose a service-account token is; an identity input, so it lives with the cache key.
+pub use crate::cache::key::Subject;
 
 #[derive(Deserialize)]
 struct Claims {

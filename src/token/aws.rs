@@ -74,7 +74,35 @@ fn without_panics<T>(
 }
 
 fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
+    shared_files_are_readable()?;
     guarded(options.timeout, fetch(registry, options))
+}
+
+/// The SDK reads the shared config and credentials files whole, with no
+/// size limit and blocking on a FIFO, even when the credentials come from
+/// elsewhere: refuse such a file before it can (`AWS_CONFIG_FILE=/dev/zero`
+/// would otherwise eat memory until the deadline).
+fn shared_files_are_readable() -> Result<(), TokenError> {
+    let home = || dirs::home_dir().map(|h| h.join(".aws"));
+    let files = [
+        std::env::var_os("AWS_CONFIG_FILE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| home().map(|d| d.join("config"))),
+        std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| home().map(|d| d.join("credentials"))),
+    ];
+    for path in files.into_iter().flatten() {
+        if let Err(e) = crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT) {
+            return Err(TokenError::CredentialsUnavailable {
+                profile: std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into()),
+                detail: e.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs one AWS exchange on a throwaway runtime under an overall deadline.
@@ -98,16 +126,24 @@ fn guarded<T>(
 }
 
 async fn fetch(registry: &EcrRegistry, options: &FetchOptions) -> Result<AuthToken, TokenError> {
-    let sdk = session(registry.api_region(), options).await?;
-    match &registry.kind {
+    let (sdk, credentials_expire_at) = session(registry.api_region(), options).await?;
+    let token = match &registry.kind {
         RegistryKind::Private { account_id, .. } => fetch_private(&sdk, registry, account_id).await,
         RegistryKind::Public => fetch_public(&sdk).await,
-    }
+    }?;
+    Ok(AuthToken {
+        credentials_expire_at,
+        ..token
+    })
 }
 
 /// The SDK config acting as the principal `get` would use: the chain (or the
-/// configured profile), then the configured role if any.
-async fn session(region: &str, options: &FetchOptions) -> Result<SdkConfig, TokenError> {
+/// configured profile), then the configured role if any; and when those
+/// credentials expire, if they do.
+async fn session(
+    region: &str,
+    options: &FetchOptions,
+) -> Result<(SdkConfig, Option<SystemTime>), TokenError> {
     let region = Region::new(region.to_string());
     let http_client = http_client_for_ca_bundle()?;
     let profile = options
@@ -128,13 +164,15 @@ async fn session(region: &str, options: &FetchOptions) -> Result<SdkConfig, Toke
         "resolved AWS credentials"
     );
 
+    let mut expiry = base.expiry();
     let mut sdk = sdk_config(&region, http_client.clone(), options, base).await;
     if let Some(role_arn) = &options.role_arn {
         let assumed = assume_role(&sdk, role_arn).await?;
         debug!(role_arn = %role_arn, access_key_id = %assumed.access_key_id(), "assumed role");
+        expiry = assumed.expiry();
         sdk = sdk_config(&region, http_client, options, assumed).await;
     }
-    Ok(sdk)
+    Ok((sdk, expiry))
 }
 
 /// Who AWS says we are (STS GetCallerIdentity), for `doctor` and `configure --region`.
@@ -148,14 +186,21 @@ pub struct CallerIdentity {
 
 /// Resolves credentials as `get` would and asks STS whose they are, within `options.timeout`.
 pub fn caller_identity(region: &str, options: &FetchOptions) -> Result<CallerIdentity, TokenError> {
+    shared_files_are_readable()?;
+    let sts_timeout = |e| match e {
+        TokenError::TimedOut { after } => TokenError::Sts {
+            detail: format!("STS did not answer within {after:?}"),
+        },
+        other => other,
+    };
     without_panics(|| {
         guarded(options.timeout, async {
-            let sdk = session(region, options).await?;
+            let (sdk, _) = session(region, options).await?;
             let output = aws_sdk_sts::Client::new(&sdk)
                 .get_caller_identity()
                 .send()
                 .await
-                .map_err(classify_api_error)?;
+                .map_err(classify_sts_error)?;
             match (output.account(), output.arn()) {
                 (Some(account), Some(arn)) => Ok(CallerIdentity {
                     account: account.to_string(),
@@ -165,6 +210,7 @@ pub fn caller_identity(region: &str, options: &FetchOptions) -> Result<CallerIde
             }
         })
     })
+    .map_err(sts_timeout)
 }
 
 /// Builds an HTTPS client trusting only `AWS_CA_BUNDLE`, as the AWS CLI and Go SDK do.
@@ -459,7 +505,32 @@ fn token_from(
         username,
         password,
         expires_at,
+        credentials_expire_at: None,
     })
+}
+
+/// [`classify_api_error`] for STS: credential problems keep their advice;
+/// everything else is said as STS's, since ECR permissions are not the issue.
+fn classify_sts_error<E, R>(err: SdkError<E, R>) -> TokenError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match classify_api_error(err) {
+        TokenError::Network { detail } => TokenError::Sts {
+            detail: format!("could not reach STS: {detail}"),
+        },
+        TokenError::AccessDenied { detail } => TokenError::Sts {
+            detail: format!("access denied by STS: {detail}"),
+        },
+        TokenError::Throttled { detail } => TokenError::Sts {
+            detail: format!("throttled by STS: {detail}; retry later"),
+        },
+        TokenError::Service { code, detail } => TokenError::Sts {
+            detail: format!("STS error {code}: {detail}"),
+        },
+        other => other,
+    }
 }
 
 /// Maps an SDK failure to the variant whose message tells the user what to do.

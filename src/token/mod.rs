@@ -22,6 +22,10 @@ pub struct AuthToken {
     pub password: Secret<String>,
     /// When ECR says the token stops working; `None` if the response had no expiry.
     pub expires_at: Option<SystemTime>,
+    /// When the AWS credentials it was minted with stop working (a session,
+    /// an assumed role, SSO); `None` if long-lived or unknown (a cache hit).
+    /// The daemon keeps a caller's environment for refreshes only until then.
+    pub credentials_expire_at: Option<SystemTime>,
 }
 
 /// Why an `authorizationToken` from the API could not be used.
@@ -179,6 +183,13 @@ pub enum TokenError {
         /// The role from our config file.
         role_arn: String,
         /// The STS error.
+        detail: String,
+    },
+    /// An STS call of ours (`doctor`, `configure --region`) failed; worded
+    /// as STS's, not ECR's, so nobody hunts for an ECR permission.
+    #[error("{detail}")]
+    Sts {
+        /// What STS (or the way to it) said.
         detail: String,
     },
     /// The API answered without any authorization data.
