@@ -189,6 +189,9 @@ impl FakeAws {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        if request_line.starts_with("GET ") {
+            return self.container_credentials(stream, authorization);
+        }
         let body = String::from_utf8_lossy(&body).into_owned();
         if target.is_empty() && body.contains("Action=AssumeRoleWithWebIdentity") {
             target = "STS.AssumeRoleWithWebIdentity".to_string();
@@ -262,6 +265,49 @@ impl FakeAws {
         );
         let _ = stream.flush();
     }
+}
+
+impl FakeAws {
+    /// The container credentials endpoint (ECS, EKS Pod Identity): each
+    /// authorization token gets its own access key id, so a test can tell
+    /// whose credentials signed a token call.
+    fn container_credentials(&self, mut stream: TcpStream, authorization: String) {
+        self.state.lock().unwrap().requests.push(Recorded {
+            target: "Container.GetCredentials".to_string(),
+            authorization: authorization.clone(),
+            body: String::new(),
+        });
+        let payload = format!(
+            r#"{{"AccessKeyId":"{}","SecretAccessKey":"podSecret","Token":"podSession","Expiration":"2099-01-01T00:00:00Z"}}"#,
+            container_key_id(&authorization)
+        );
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        let _ = stream.flush();
+    }
+
+    /// Requests to the container credentials endpoint.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub fn container_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target == "Container.GetCredentials")
+            .collect()
+    }
+}
+
+/// The access key id the container endpoint hands to the bearer of `token`.
+pub fn container_key_id(token: &str) -> String {
+    let tag: String = token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(12)
+        .collect();
+    format!("ASIAPOD{tag:0<12}")
 }
 
 /// The password the fake issues for the n-th token call for `account`.

@@ -18,8 +18,12 @@ mod daemon;
 mod doctor;
 mod fleet;
 mod get;
+#[cfg(target_os = "linux")]
+mod hardening;
 mod kubelet;
 mod moto;
 #[cfg(unix)]
 mod packaging;
 mod protocol;
+#[cfg(unix)]
+mod shared_runner;
