@@ -770,8 +770,16 @@ impl Daemon {
 /// derivation its `get` made, so the key is ours, not the caller's word.
 fn derive(request: &GetRequest) -> Result<Option<Resolved>, String> {
     let vars = request.env.expose();
-    let env = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
     let cwd = Path::new(&request.cwd);
+    let env = |k: &str| {
+        let v = vars.get(k).filter(|v| !v.is_empty())?;
+        // A relative path in the caller's environment means one under its directory.
+        Some(if k == crate::config::CONFIG_ENV {
+            cwd.join(v).to_string_lossy().into_owned()
+        } else {
+            v.clone()
+        })
+    };
     let read = |p: &Path| key::read_file(&cwd.join(p));
     let inputs = Inputs {
         env: &env,
