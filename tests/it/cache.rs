@@ -57,11 +57,7 @@ fn another_access_key_or_profile_never_gets_the_first_identitys_token() {
     assert_ne!(dev, prod);
     env.set("AWS_PROFILE", "dev");
     assert_eq!(env.get(HOST).secret(HOST), dev);
-    let keys: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let keys = fake.token_signers();
     assert_eq!(&keys[2..], ["AKIDEXAMPLEDEVKEY001", "AKIDEXAMPLEPRODKEY01"]);
 }
 

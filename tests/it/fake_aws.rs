@@ -150,6 +150,14 @@ impl FakeAws {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// The access key id that signed each registry token call, in order.
+    pub fn token_signers(&self) -> Vec<String> {
+        self.token_requests()
+            .iter()
+            .map(Recorded::access_key_id)
+            .collect()
+    }
+
     /// Requests that asked for a registry token (ECR or ECR Public).
     pub fn token_requests(&self) -> Vec<Recorded> {
         self.requests()

@@ -234,11 +234,7 @@ fn config_maps_a_registry_to_a_profile() {
     env.get(HOST).secret(HOST);
     env.get("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
         .secret("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
-    let keys: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let keys = fake.token_signers();
     assert_eq!(keys, vec!["AKIDEXAMPLETEAMKEY01", KEY_ID]);
 }
 

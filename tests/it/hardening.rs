@@ -382,11 +382,7 @@ fn d4_pod_identity_pods_never_share_a_token() {
     // Pod B again: a hit, the credentials endpoint is not asked.
     assert_eq!(env.get(HOST).secret(HOST), b);
     assert_eq!(fake.container_requests().len(), 2);
-    let signers: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let signers = fake.token_signers();
     assert_eq!(
         signers,
         [
@@ -419,11 +415,7 @@ fn d4_a_key_id_alone_does_not_make_profiles_share_a_token() {
     env.set("AWS_PROFILE", "p2");
     let p2 = env.get(HOST).secret(HOST);
     assert_ne!(p1, p2);
-    let signers: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let signers = fake.token_signers();
     assert_eq!(signers, ["AKIDEXAMPLEPROFILE01", "AKIDEXAMPLEPROFILE02"]);
 }
 
@@ -454,11 +446,7 @@ fn d5_credential_process_sees_the_callers_whole_environment_through_the_daemon()
     let status = env.daemon_status();
     assert_eq!(status["api_calls"], 1, "{status}");
     assert_eq!(status["errors"], 0, "{status}");
-    let signers: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let signers = fake.token_signers();
     assert_eq!(signers, ["AKIDEXAMPLEVAULT0001", "AKIDEXAMPLEVAULT0001"]);
 }
 

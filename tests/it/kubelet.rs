@@ -334,11 +334,7 @@ fn service_account_roles_are_assumed_with_web_identity_and_cached_per_role_and_a
     assert_eq!(sts[0].form("RoleSessionName").unwrap(), "team.puller");
     assert_eq!(sts[2].form("RoleSessionName").unwrap(), "other.puller");
     // Each ECR call is signed with the credentials of the role assumed for it.
-    let signers: Vec<String> = fake
-        .token_requests()
-        .iter()
-        .map(|r| r.access_key_id())
-        .collect();
+    let signers = fake.token_signers();
     assert_eq!(
         signers,
         [
