@@ -33,13 +33,16 @@ Usage: ./install.sh [--prefix DIR] [--configure HOST]... [--profile release|dev]
   --profile NAME    cargo profile to build (default: release; CI uses dev to
                     reuse its test build)
   --dynamic         on Linux/glibc, link dynamically instead of statically
+                    (the same as DOCKER_CREDENTIAL_ECR_LINK=no-pie; see build.rs)
   --uninstall       stop the daemon, erase cached tokens, undo what configure
                     added, and remove everything this script installed
 
-On Linux with glibc the binary is linked statically and not as PIE:
-'get' runs thousands of times a day and this halves its start-up (no dynamic
-loader, no relocations). Host names are still resolved through /etc/hosts and
-DNS (built into glibc >= 2.34); use --dynamic if you rely on other NSS modules.
+On Linux with glibc the binary is linked statically and not as PIE (build.rs
+does this for every build route, cargo install included): 'get' runs thousands
+of times a day and this halves its start-up (no dynamic loader, no
+relocations). Host names are still resolved through /etc/hosts and DNS (built
+into glibc >= 2.34); use --dynamic if you rely on other NSS modules.
+The build honours CARGO_TARGET_DIR and cargo's other settings.
 USAGE
 }
 
@@ -93,8 +96,7 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 case "$PROFILE" in
-    release) OUT=release ;;
-    dev) OUT=debug ;;
+    release|dev) ;;
     *) echo "install.sh: --profile must be release or dev" >&2; exit 2 ;;
 esac
 
@@ -104,22 +106,27 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 cd "$(dirname "$0")"
-HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-if [ "$STATIC" = 1 ] && case "$HOST_TRIPLE" in *-linux-gnu) true ;; *) false ;; esac; then
-    # An explicit --target keeps these flags off build scripts and proc macros.
-    echo "==> building docker-credential-ecr ($PROFILE, static, $HOST_TRIPLE)"
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
-        cargo build --locked --profile "$PROFILE" --target "$HOST_TRIPLE" --bin docker-credential-ecr
-    OUT="$HOST_TRIPLE/$OUT"
-else
-    echo "==> building docker-credential-ecr ($PROFILE)"
-    cargo build --locked --profile "$PROFILE" --bin docker-credential-ecr
+# On Linux/glibc build.rs links the binary statically and not as PIE, for every
+# way of building it; --dynamic asks it for a dynamic (still non-PIE) link.
+if [ "$STATIC" = 0 ]; then
+    DOCKER_CREDENTIAL_ECR_LINK=no-pie
+    export DOCKER_CREDENTIAL_ECR_LINK
+fi
+echo "==> building docker-credential-ecr ($PROFILE)"
+# Cargo says where it put the binary: CARGO_TARGET_DIR, build.target-dir and
+# the profile's directory are its business, not ours.
+BUILT=$(cargo build --locked --profile "$PROFILE" --bin docker-credential-ecr \
+    --message-format=json-render-diagnostics |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+if [ -z "$BUILT" ] || [ ! -x "$BUILT" ]; then
+    echo "install.sh: cargo build failed (or did not report the binary it built)" >&2
+    exit 1
 fi
 
 mkdir -p "$BIN_DIR"
 # Copy then rename: a docker pull running the old binary is never handed a half-written file.
 TMP="$BIN_DIR/.docker-credential-ecr.$$"
-cp "target/$OUT/docker-credential-ecr" "$TMP"
+cp "$BUILT" "$TMP"
 chmod 0755 "$TMP"
 mv -f "$TMP" "$BIN"
 echo "==> installed $("$BIN" version) to $BIN_DIR"

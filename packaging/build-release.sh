@@ -9,7 +9,7 @@
 #       completions, systemd user units, docs; unpack into / or any prefix
 #   docker-credential-ecr_<version>-1_<arch>.deb (+ .sha256): the same tree, via cargo-deb
 #
-# On Linux/glibc the binary is static and not PIE (see install.sh), so it runs
+# On Linux/glibc the binary is static and not PIE (build.rs does it), so it runs
 # on any Linux of the same architecture, in an empty chroot too.
 set -eu
 cd "$(dirname "$0")/.."

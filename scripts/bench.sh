@@ -5,12 +5,18 @@
 #   sudo scripts/bench.sh        # writes docs/benchmarks.md (numbers are never edited by hand)
 #
 # What it measures (hyperfine medians):
+#   0. every build route, built here: `./install.sh` (and so the .deb, which packs what
+#      install.sh builds), plain `cargo build --release`, `cargo install --path .` (and so
+#      the Homebrew formula, which runs it), plus the link opt-outs build.rs offers;
+#      for each distinct binary: size, link, clean build time, warm and cold `get`
+#      (wall, CPU, page faults, peak RSS) beside the Go helper's
 #   1. warm `get`: ours with each cache backend and through the daemon; Go with its warm file cache
 #   2. cold `get`: one API call each (checked at the endpoint)
 #   3. a legacy `docker build`'s credential pass: 20 credHelpers entries fetched in sequence (warm)
 #   4. 64 parallel cold `get`s: wall time, and the API calls each run made
 #   5. no credentials and a black-holed instance-metadata service: time to answer
 #   6. peak RSS of a `get` (GNU time)
+#   7. the daemon: idle RSS, and the CPU one fetch (what a refresh runs) costs it
 #
 # Both helpers reach the API the same way: the Go helper (0.6.0) has no endpoint
 # override, so tests/e2e/e2e.sh maps api.ecr.us-east-1.amazonaws.com in /etc/hosts to
@@ -19,8 +25,16 @@
 # restored at the end. Not part of CI.
 #
 # Needs hyperfine, the Go helper, keyutils, dbus + gnome-keyring, GNU time, jq, openssl,
-# python3 (as root on Debian it installs what is missing). BENCH_HELPER=path skips
-# building our release binary with ./install.sh.
+# python3, binutils (as root on Debian it installs what is missing).
+#
+# Knobs (every row stays in the document; a shortened one says so):
+#   RUNS, WARMUP, SLOW_RUNS, PAR_RUNS, FAULT_RUNS   repetitions (see below)
+#   CLEAN_BUILDS=0   build into the usual target directory instead of fresh ones; build
+#                    times are then not clean and the document says "not measured"
+#   VARIANTS=0       skip the link opt-outs (DOCKER_CREDENTIAL_ECR_LINK=no-pie, =default)
+#   BUILD_NICE=N     run the builds under `nice -n N` (a machine shared with other work)
+#   BENCH_HELPER=path  measure that binary only: no builds (one route row: that binary)
+#   BENCH_KEEP=1     keep the work directory (raw results) for a look afterwards
 
 # shellcheck disable=SC2016 # the keyring rows' scripts expand their variables in their own shells
 set -euo pipefail
@@ -30,6 +44,10 @@ RUNS=${RUNS:-300}
 WARMUP=${WARMUP:-30}
 SLOW_RUNS=${SLOW_RUNS:-30} # cold and sequence rows
 PAR_RUNS=${PAR_RUNS:-10}   # 64-parallel rows
+FAULT_RUNS=${FAULT_RUNS:-30} # GNU time runs per peak-RSS figure of a build route
+CLEAN_BUILDS=${CLEAN_BUILDS:-1}
+VARIANTS=${VARIANTS:-1}
+BUILD_NICE=${BUILD_NICE:-0}
 OUT_DOC=${OUT_DOC:-docs/benchmarks.md}
 
 [ "$(id -u)" = 0 ] || {
@@ -37,14 +55,14 @@ OUT_DOC=${OUT_DOC:-docs/benchmarks.md}
     exit 1
 }
 need=()
-for t in hyperfine docker-credential-ecr-login keyctl dbus-run-session gnome-keyring-daemon /usr/bin/time python3 jq openssl curl; do
+for t in hyperfine docker-credential-ecr-login keyctl dbus-run-session gnome-keyring-daemon /usr/bin/time python3 jq openssl curl readelf; do
     command -v "$t" >/dev/null 2>&1 || need+=("$t")
 done
 if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 \
-            hyperfine amazon-ecr-credential-helper keyutils dbus gnome-keyring time jq openssl curl >/dev/null
+            hyperfine amazon-ecr-credential-helper keyutils dbus gnome-keyring time jq openssl curl binutils >/dev/null
     else
         echo "bench.sh: missing ${need[*]}; install them (see the header)" >&2
         exit 1
@@ -54,30 +72,89 @@ python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet --
 
 WORK=$(mktemp -d)
 export E2E_DIR=$WORK/e2e E2E_API=fake E2E_REGISTRY=0 E2E_DOCKERD=0
+cleanup() {
+    set +e
+    trap '' PIPE
+    if [ -n "${OURS:-}" ]; then "$OURS" daemon stop >/dev/null 2>&1; fi
+    if [ -n "${SET_UP:-}" ]; then tests/e2e/e2e.sh teardown >&2; fi
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+R=$WORK/routes
+mkdir -p "$R"
+: >"$R/list"
+# route NAME BINARY HOW BUILD_TIME_FILE: one way users get the binary.
+route() {
+    mkdir -p "$R/$1"
+    cp "$2" "$R/$1/docker-credential-ecr"
+    printf '%s\n' "$3" >"$R/$1/how"
+    if [ -s "$4" ]; then cp "$4" "$R/$1/build"; fi
+    echo "$1" >>"$R/list"
+}
+# timed FILE CMD...: the build's wall, user and system seconds into FILE.
+timed() {
+    local out=$1
+    shift
+    /usr/bin/time -o "$out" -f '%e %U %S' nice -n "$BUILD_NICE" "$@"
+}
 if [ -n "${BENCH_HELPER:-}" ]; then
     OURS=$(readlink -f "$BENCH_HELPER")
     BUILT="given binary"
+    route given "$OURS" "BENCH_HELPER=$BENCH_HELPER" /dev/null
 else
-    echo "==> building and installing the release binary exactly as install.sh does"
-    ./install.sh --prefix "$WORK/prefix" >/dev/null
+    if [ "$CLEAN_BUILDS" = 1 ]; then
+        T=$WORK/target # a fresh target directory: a clean build
+        CI_TARGET=$WORK/cargo-install-target
+    else
+        T=${CARGO_TARGET_DIR:-$PWD/target}
+        CI_TARGET=$T
+    fi
+    echo "==> route: ./install.sh (CARGO_TARGET_DIR=$T)"
+    CARGO_TARGET_DIR=$T timed "$WORK/build.install" ./install.sh --prefix "$WORK/prefix" >/dev/null
     OURS="$WORK/prefix/bin/docker-credential-ecr"
-    BUILT="release build installed by \`./install.sh\` (static, non-PIE on Linux/glibc)"
+    BUILT="release build installed by \`./install.sh\`"
+    route install.sh "$OURS" "\`./install.sh\`" "$WORK/build.install"
+    echo "==> route: cargo build --release (same target directory: cargo decides whether anything is left to build)"
+    CARGO_TARGET_DIR=$T timed "$WORK/build.plain" cargo build --release --locked --quiet
+    route cargo-build "$T/release/docker-credential-ecr" "\`cargo build --release\`" "$WORK/build.plain"
+    echo "==> route: packaging/build-release.sh (the tarball and the .deb pack this staged binary)"
+    PATH="$PWD/target/tools/bin:$PATH" CARGO_TARGET_DIR=$T timed "$WORK/build.deb" packaging/build-release.sh >/dev/null
+    route deb target/pkg/root/usr/bin/docker-credential-ecr "\`packaging/build-release.sh\` (tarball, .deb)" "$WORK/build.deb"
+    echo "==> route: cargo install --path . (its own target directory; the Homebrew formula runs this)"
+    CARGO_TARGET_DIR=$CI_TARGET timed "$WORK/build.cargo-install" \
+        cargo install --locked --quiet --path . --root "$WORK/cargo-install"
+    route cargo-install "$WORK/cargo-install/bin/docker-credential-ecr" \
+        "\`cargo install --path .\` (Homebrew: \`cargo install *std_cargo_args\`)" "$WORK/build.cargo-install"
+    if [ "$VARIANTS" = 1 ]; then
+        echo "==> link opt-outs: DOCKER_CREDENTIAL_ECR_LINK=no-pie (./install.sh --dynamic), =default (rustc's dynamic PIE)"
+        CARGO_TARGET_DIR=$T DOCKER_CREDENTIAL_ECR_LINK=no-pie timed "$WORK/build.no-pie" cargo build --release --locked --quiet
+        route no-pie "$T/release/docker-credential-ecr" \
+            "\`DOCKER_CREDENTIAL_ECR_LINK=no-pie\` (\`./install.sh --dynamic\`): dynamic, not PIE" "$WORK/build.no-pie"
+        CARGO_TARGET_DIR=$T DOCKER_CREDENTIAL_ECR_LINK=default timed "$WORK/build.pie" cargo build --release --locked --quiet
+        route pie "$T/release/docker-credential-ecr" \
+            "\`DOCKER_CREDENTIAL_ECR_LINK=default\`: rustc's dynamic PIE (what every route built before build.rs)" "$WORK/build.pie"
+    fi
 fi
+# What each route's binary is; routes with identical bytes are measured once.
+while read -r name; do
+    bin=$R/$name/docker-credential-ecr
+    sha256sum "$bin" | cut -c1-16 >"$R/$name/sha"
+    stat -c %s "$bin" >"$R/$name/size"
+    {
+        readelf -h "$bin" | sed -n 's/^ *Type: *\([A-Z]*\).*/\1/p'
+        if readelf -l "$bin" | grep -q INTERP; then echo dynamic; else echo static; fi
+        readelf -r "$bin" | grep -c RELATIVE || true
+    } | paste -sd' ' >"$R/$name/link"
+done <"$R/list"
 GO=$(command -v docker-credential-ecr-login)
 B=$WORK/bin
 mkdir -p "$B"
 
-cleanup() {
-    set +e
-    trap '' PIPE
-    "$OURS" daemon stop >/dev/null 2>&1
-    tests/e2e/e2e.sh teardown >&2
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
+LOAD_BUILD=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "==> hosts entry + TLS endpoint (tests/e2e/e2e.sh setup with E2E_API=fake)"
+SET_UP=1
 E2E_HELPER=$OURS tests/e2e/e2e.sh setup >/dev/null
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -126,8 +203,9 @@ SH
 cat >"$B/cold-ours" <<'SH'
 #!/bin/sh
 # Make our next get cold: no daemon, no cached token for the benchmark's hosts.
-"$OURS" daemon stop >/dev/null 2>&1
-printf %s "$HOST" | "$OURS" erase
+# $1: the binary (a build route's); ours by default.
+"${1:-$OURS}" daemon stop >/dev/null 2>&1
+printf %s "$HOST" | "${1:-$OURS}" erase
 SH
 cat >"$B/cold-go" <<'SH'
 #!/bin/sh
@@ -148,6 +226,53 @@ if [ "$(calls_by aws-sdk-rust)" != 1 ] || [ "$(calls_by aws-sdk-go-v2)" != 1 ]; 
     exit 1
 fi
 AUTO=$("$OURS" status --json | jq -r .backend)
+
+# rss PREPARE CMD...: the median peak RSS (KiB, GNU time) of FAULT_RUNS runs of CMD after PREPARE.
+# (bench_spawn.py's children start from python's address space, which their peak RSS would count.)
+rss_of() {
+    local prep=$1
+    shift
+    for _ in $(seq "$FAULT_RUNS"); do
+        $prep >/dev/null 2>&1
+        /usr/bin/time -f %M "$@" <"$WORK/host" 2>&1 >/dev/null | tail -1
+    done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+echo "==> 0. every build route against the Go helper: warm and cold get (wall, CPU, page faults, peak RSS)"
+# One binary per distinct build (routes with identical bytes share it).
+: >"$R/measured"
+while read -r name; do
+    sha=$(cat "$R/$name/sha")
+    first=$(while read -r n; do if [ "$(cat "$R/$n/sha")" = "$sha" ]; then echo "$n"; break; fi; done <"$R/list")
+    if [ "$first" = "$name" ]; then echo "$name" >>"$R/measured"; fi
+    echo "$first" >"$R/$name/same-as"
+done <"$R/list"
+# spawn OUT RUNS WARMUP [--prepare CMD] -- CMD...: per-run wall, CPU, faults (scripts/bench_spawn.py)
+spawn() {
+    local out=$1
+    shift
+    python3 scripts/bench_spawn.py "$@" >"$out"
+}
+before=$(calls)
+while read -r name; do
+    bin=$R/$name/docker-credential-ecr
+    "$bin" get <"$WORK/host" >/dev/null # warm: the cache is shared by every route
+    spawn "$R/$name/warm.json" "$RUNS" "$WARMUP" "$WORK/host" -- "$bin" get
+    echo "$(rss_of true "$bin" get)" >"$R/$name/warm.rss"
+done <"$R/measured"
+"$GO" get <"$WORK/host" >/dev/null
+spawn "$WORK/go-warm.json" "$RUNS" "$WARMUP" "$WORK/host" -- "$GO" get
+rss_of true "$GO" get >"$WORK/go-warm.rss"
+expect_no_calls "$before" "the warm route rows"
+while read -r name; do
+    bin=$R/$name/docker-credential-ecr
+    spawn "$R/$name/cold.json" "$SLOW_RUNS" 3 "$WORK/host" --prepare "$B/cold-ours $bin" -- "$bin" get
+    echo "$(rss_of "$B/cold-ours $bin" "$bin" get)" >"$R/$name/cold.rss"
+done <"$R/measured"
+spawn "$WORK/go-cold.json" "$SLOW_RUNS" 3 "$WORK/host" --prepare "$B/cold-go" -- "$GO" get
+rss_of "$B/cold-go" "$GO" get >"$WORK/go-cold.rss"
+stat -L -c %s "$GO" >"$WORK/go.size"
+"$OURS" get <"$WORK/host" >/dev/null
 
 echo "==> 1. warm get: the default backend, the Go helper, a process baseline"
 before=$(calls)
@@ -303,8 +428,31 @@ rss() { # prepare, then the command; the median max-RSS in KiB of 30 runs
     echo "ours, cold, direct=$(rss "$B/cold-ours" "$OURS" get)"
     echo "Go helper, cold=$(rss "$B/cold-go" "$GO" get)"
 } >"$WORK/rss.txt"
+echo "==> 7. the daemon: idle RSS, and the CPU of one fetch (what a refresh runs: a fetch child)"
+"$OURS" daemon stop >/dev/null 2>&1 || true
+"$OURS" daemon start >/dev/null
+DOCKER_CREDENTIAL_ECR_DAEMON=required "$OURS" get <"$WORK/host" >/dev/null
+DPID=$("$OURS" daemon status --json | jq -r .pid)
+sleep 2
+grep VmRSS "/proc/$DPID/status" | awk '{print $2}' >"$WORK/daemon.idle-rss"
+# CPU the daemon and its reaped children used (clock ticks: utime stime cutime cstime).
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$DPID/stat"; }
+N_FETCH=20
+before=$(calls)
+t0=$(ticks)
+for i in $(seq 1 "$N_FETCH"); do
+    # An account the daemon has never seen: a miss, one fetch child, one API call.
+    printf '20000000%04d.dkr.ecr.us-east-1.amazonaws.com' "$i" |
+        DOCKER_CREDENTIAL_ECR_DAEMON=required "$OURS" get >/dev/null
+done
+sleep 0.5
+t1=$(ticks)
+echo "$N_FETCH $((t1 - t0)) $(getconf CLK_TCK) $(($(calls) - before))" >"$WORK/daemon.fetch"
+grep VmRSS "/proc/$DPID/status" | awk '{print $2}' >"$WORK/daemon.rss-after"
+"$OURS" daemon stop >/dev/null
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 scripts/bench_report.py "$OUT_DOC" "$WORK" \
     "$("$OURS" version)" "$("$GO" -v | sed -n 2p | tr -s ' ')" "$(hyperfine --version)" "$BUILT" \
-    "$RUNS" "$SLOW_RUNS" "$PAR_RUNS" "$LOAD_START" "$LOAD_END"
+    "$RUNS" "$SLOW_RUNS" "$PAR_RUNS" "$LOAD_START" "$LOAD_END" "$FAULT_RUNS" "$CLEAN_BUILDS" "$BUILD_NICE" \
+    "$LOAD_BUILD"

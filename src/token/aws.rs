@@ -145,7 +145,7 @@ async fn session(
     options: &FetchOptions,
 ) -> Result<(SdkConfig, Option<SystemTime>), TokenError> {
     let region = Region::new(region.to_string());
-    let http_client = http_client_for_ca_bundle()?;
+    let http_client = https_client()?;
     let profile = options
         .profile
         .clone()
@@ -213,41 +213,63 @@ pub fn caller_identity(region: &str, options: &FetchOptions) -> Result<CallerIde
     .map_err(sts_timeout)
 }
 
-/// Builds an HTTPS client trusting only `AWS_CA_BUNDLE`, as the AWS CLI and Go SDK do.
+/// The HTTPS client for every AWS call: rustls on ring, trusting the system's
+/// roots, or only `AWS_CA_BUNDLE` as the AWS CLI and Go SDK do.
+///
+/// Always set explicitly: the SDK's own default client (feature
+/// `default-https-client`, not compiled in) is rustls on aws-lc, which seeds
+/// its DRBG with CPU jitter entropy at ~35 ms of CPU per process. ring draws
+/// key material from the OS CSPRNG (getrandom(2)), as Go and OpenSSL do.
+/// Proxies come from the environment, as with the SDK's default client.
 ///
 /// The Rust SDK does not read `AWS_CA_BUNDLE` itself. We read it here, on the
 /// network path only, so a warm or non-ECR `get` never parses certificates.
-fn http_client_for_ca_bundle() -> Result<Option<SharedHttpClient>, TokenError> {
+fn https_client() -> Result<Option<SharedHttpClient>, TokenError> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
-    let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) else {
-        return Ok(None);
+    let context = match std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
+        None => None,
+        Some(path) => Some(ca_bundle_context(&path)?),
     };
-    let shown = path.to_string_lossy().into_owned();
-    let pem = std::fs::read(&path).map_err(|e| TokenError::CaBundle {
-        path: shown.clone(),
-        detail: e.to_string(),
-    })?;
-    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-        return Err(TokenError::CaBundle {
-            path: shown,
-            detail: "no PEM certificate in the file".to_string(),
-        });
-    }
-    let context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
-        .build()
-        .map_err(|e| TokenError::CaBundle {
-            path: shown,
-            detail: ErrorChain(&e).to_string(),
+    let client = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut builder = aws_smithy_http_client::Connector::builder().tls_provider(
+                tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring),
+            );
+            if let Some(context) = &context {
+                builder = builder.tls_context(context.clone());
+            }
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder.set_proxy_config(Some(ProxyConfig::from_env()));
+            builder.build()
+        },
+    );
+    return Ok(Some(client));
+
+    fn ca_bundle_context(path: &std::ffi::OsStr) -> Result<TlsContext, TokenError> {
+        let shown = path.to_string_lossy().into_owned();
+        let pem = std::fs::read(path).map_err(|e| TokenError::CaBundle {
+            path: shown.clone(),
+            detail: e.to_string(),
         })?;
-    let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .tls_context(context)
-        .build_https();
-    Ok(Some(client))
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(TokenError::CaBundle {
+                path: shown,
+                detail: "no PEM certificate in the file".to_string(),
+            });
+        }
+        TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+            .build()
+            .map_err(|e| TokenError::CaBundle {
+                path: shown,
+                detail: ErrorChain(&e).to_string(),
+            })
+    }
 }
 
 /// Runs the default chain once, with a short-fused IMDS client, and classifies its failure.
