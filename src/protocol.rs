@@ -83,7 +83,9 @@ pub fn canonical_host(server_url: &str) -> Option<String> {
     };
     let (host, port) = split_port(host_port)?;
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    if host.is_empty() || !host.bytes().all(is_host_byte) {
+    // One trailing dot is the fully qualified form; `host..` or `.` names nothing
+    // (and would canonicalise again to something else).
+    if host.is_empty() || host.ends_with('.') || !host.bytes().all(is_host_byte) {
         return None;
     }
     match port {
@@ -254,6 +256,11 @@ mod tests {
             ("host:99999999", None),
             ("bad host", None),
             ("", None),
+            // Found by fuzzing (issue 12): these canonicalised to "." and "host.",
+            // which canonicalise again to something else.
+            ("..", None),
+            ("https://u:p@..:443?q", None),
+            ("host..", None),
         ];
         for (input, want) in cases {
             assert_eq!(canonical_host(input).as_deref(), *want, "{input:?}");
