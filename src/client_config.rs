@@ -405,6 +405,10 @@ fn replace(path: &Path, text: &str, backup: bool) -> Result<(), ClientConfigErro
         move |source| ClientConfigError::Io { path: p, source }
     };
     check_writable(path)?;
+    // The directory holding the name we were given (and the backup) must be
+    // ours too: root with another user's HOME must not follow a link that
+    // user planted there.
+    check_owner(path.parent().unwrap_or(Path::new(".")))?;
     // Like docker, write through a symlink: the link (a dotfile manager's,
     // say) stays, the file it points to gets the new text.
     let target = resolve_links(path).map_err(io(path))?;

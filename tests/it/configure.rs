@@ -345,3 +345,49 @@ fn r12_configure_keeps_other_tools_numbers_byte_for_byte() {
         assert_eq!(read(&path), original, "byte-identical after --remove");
     }
 }
+
+/// Issue 12, defect 8: writing through links must not let root (with another
+/// user's HOME: `su`, `sudo -E`) write into that user's directory, nor follow
+/// a link that user planted to a file of root's.
+#[cfg(target_os = "linux")]
+#[test]
+fn r12_configure_as_root_never_writes_into_another_users_directory() {
+    let test = "r12_configure_as_root_never_writes_into_another_users_directory";
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let env = TestEnv::new();
+    let docker_dir = env.path("home/.docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::os::unix::fs::chown(&docker_dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    // The user's link to a file only root may write.
+    let victim = env.write("rootonly/precious.json", "{\"keep\": true}\n");
+    std::os::unix::fs::symlink(&victim, docker_dir.join("config.json")).unwrap();
+
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(!run.success, "must refuse: {}", run.stdout);
+    assert!(
+        run.stderr.contains("belongs to uid 65534") && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(&victim),
+        "{\"keep\": true}\n",
+        "the link's target is untouched"
+    );
+    let names: Vec<_> = std::fs::read_dir(&docker_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["config.json"],
+        "nothing created in the user's directory"
+    );
+}
