@@ -57,13 +57,32 @@ fn every_target_replays_its_corpus_and_regressions() {
             replayed += 1;
         }
     }
-    let fuzz_targets = files(&fuzz_dir().join("fuzz_targets"));
-    assert_eq!(
-        fuzz_targets.len(),
-        TARGETS.len(),
-        "one fuzz/fuzz_targets/*.rs per fuzzing::TARGETS entry: {fuzz_targets:?}"
-    );
     assert!(replayed > 0);
+}
+
+/// `cargo fuzz` builds what `fuzz/Cargo.toml` lists: one wrapper per body, no more, no less.
+#[test]
+fn every_target_has_a_cargo_fuzz_wrapper() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    let wrappers = files(&fuzz_dir().join("fuzz_targets"));
+    assert_eq!(wrappers.len(), TARGETS.len(), "{wrappers:?}");
+    for (target, _) in TARGETS {
+        let wrapper = fuzz_dir().join(format!("fuzz_targets/{target}.rs"));
+        let text = std::fs::read_to_string(&wrapper)
+            .unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
+        assert!(
+            text.contains("docker_credential_ecr::fuzzing::")
+                && text.contains("stdout_guard::checked"),
+            "{} must call its body through the stdout guard",
+            wrapper.display()
+        );
+        assert!(
+            manifest.contains(&format!(
+                "name = \"{target}\"\npath = \"fuzz_targets/{target}.rs\""
+            )),
+            "fuzz/Cargo.toml has no [[bin]] for {target}"
+        );
+    }
 }
 
 /// Findings in code not fixed yet (docs/fuzzing.md names them); run with
