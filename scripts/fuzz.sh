@@ -68,7 +68,7 @@ report() {
         local t
         for t in "${ALL_TARGETS[@]}"; do
             local line
-            line=$(awk -F'\t' -v t="$t" '$1 == t' "$RESULTS" 2>/dev/null | tail -1)
+            line=$(awk -F'\t' -v t="$t" '$1 == t' "$RESULTS" 2>/dev/null | tail -1 || true)
             if [ -z "$line" ]; then
                 echo "| \`$t\` | $(describe "$t") | – | – | – | not run yet | – |"
                 continue
