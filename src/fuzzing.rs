@@ -391,6 +391,28 @@ pub fn check_configure_round_trip(text: &str) {
     again.set_cred_helper(ROUND_TRIP_HOST, Some("ecr"));
     assert_eq!(again.changed_text(), None);
 
+    // configure over another helper's entry, then --remove putting it back
+    for (host, helper) in file.cred_helpers() {
+        if helper == "ecr" {
+            continue;
+        }
+        let mut replaced = file.clone();
+        assert_eq!(
+            replaced.set_cred_helper(host, Some("ecr")).as_deref(),
+            Some(helper)
+        );
+        let mut restored = ConfigFile::parse(path, replaced.changed_text().as_deref())
+            .expect("configure wrote what it cannot read");
+        restored.set_cred_helper(host, Some(helper));
+        let value: serde_json::Value =
+            serde_json::from_str(restored.render().trim()).expect("valid JSON");
+        assert_eq!(value, before, "putting {host:?} back changed the document");
+        // Without escapes and with one mention of the host, even the bytes come back.
+        if !text.contains('\\') && text.matches(&format!("\"{host}\"")).count() == 1 {
+            assert_eq!(restored.render(), text, "putting {host:?} back");
+        }
+    }
+
     // configure --remove
     let mut removed = reread;
     assert_eq!(
