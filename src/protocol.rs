@@ -105,8 +105,9 @@ fn split_port(host_port: &str) -> Option<(&str, Option<&str>)> {
             _ => None,
         };
     }
+    // Outside brackets a colon only ever separates the port.
     match host_port.rsplit_once(':') {
-        Some((host, port)) if is_port(port) => Some((host, Some(port))),
+        Some((host, port)) if is_port(port) && !host.contains(':') => Some((host, Some(port))),
         Some(_) => None,
         None => Some((host_port, None)),
     }
@@ -261,6 +262,12 @@ mod tests {
             ("..", None),
             ("https://u:p@..:443?q", None),
             ("host..", None),
+            // Userinfo without its `@`: "user:pw…com" canonicalised again to nothing.
+            (
+                "https://user:pwD123456789013.dkr.ecr.us-east-1.amazonaws.com.:443/v2/",
+                None,
+            ),
+            ("a:b:443", None),
         ];
         for (input, want) in cases {
             assert_eq!(canonical_host(input).as_deref(), *want, "{input:?}");
