@@ -85,24 +85,6 @@ fn every_target_has_a_cargo_fuzz_wrapper() {
     }
 }
 
-/// Findings in code not fixed yet (docs/fuzzing.md names them); run with
-/// `cargo test -- --ignored` to see whether they are, then move the files
-/// from `fuzz/regressions/open/<target>/` to `fuzz/regressions/<target>/`
-/// and drop `fuzzing::known_open_finding`.
-#[test]
-#[ignore = "open findings: issue 12 defect 9 (an absurd expiry in a cache index record)"]
-fn open_findings_are_fixed() {
-    for (target, _) in TARGETS {
-        for file in files(&fuzz_dir().join("regressions/open").join(target)) {
-            let strict: fn(&[u8]) = match *target {
-                "cache_record" => |d| fuzzing::cache_record_with(d, false),
-                _ => TARGETS.iter().find(|(t, _)| t == target).unwrap().1,
-            };
-            replay(target, strict, &file);
-        }
-    }
-}
-
 #[test]
 fn property_configure_then_remove_gives_the_bytes_back() {
     let mut parsed = 0;
