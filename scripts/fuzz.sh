@@ -63,22 +63,22 @@ report() {
         echo 'cases, so CI catches regressions without a fuzzer. Goal per target: at least'
         echo '10 million executions, no crash, no hang (10 s per input), nothing on stdout.'
         echo
-        echo '| target | what it checks | executions | exec/s | seconds | result | date (UTC) |'
-        echo '| --- | --- | ---: | ---: | ---: | --- | --- |'
+        echo '| target | what it checks | executions | exec/s | seconds | result | date (UTC) | commit |'
+        echo '| --- | --- | ---: | ---: | ---: | --- | --- | --- |'
         local t
         for t in "${ALL_TARGETS[@]}"; do
             local line
             line=$(awk -F'\t' -v t="$t" '$1 == t' "$RESULTS" 2>/dev/null | tail -1 || true)
             if [ -z "$line" ]; then
-                echo "| \`$t\` | $(describe "$t") | – | – | – | not run yet | – |"
+                echo "| \`$t\` | $(describe "$t") | – | – | – | not run yet | – | – |"
                 continue
             fi
-            IFS=$'\t' read -r _ runs rate secs result date <<<"$line"
+            IFS=$'\t' read -r _ runs rate secs result date commit <<<"$line"
             local goal=""
             if [ "$result" = ok ] && [ "$runs" -lt 10000000 ]; then
                 goal=" (short of 10 M: time budget)"
             fi
-            echo "| \`$t\` | $(describe "$t") | $(printf "%'d" "$runs") | $(printf "%'d" "$rate") | $secs | $result$goal | $date |"
+            echo "| \`$t\` | $(describe "$t") | $(printf "%'d" "$runs") | $(printf "%'d" "$rate") | $secs | $result$goal | $date | ${commit:-?} |"
         done
         echo
         echo '## Findings'
@@ -134,8 +134,8 @@ run_target() {
     if [ -s "fuzz/work/$t.stdout" ]; then
         result="$result; wrote to stdout"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$runs" "$rate" "$((end - start))" "$result" \
-        "$(date -u +%Y-%m-%d)" >"fuzz/work/$t.result"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$runs" "$rate" "$((end - start))" "$result" \
+        "$(date -u +%Y-%m-%d)" "$COMMIT" >"fuzz/work/$t.result"
     echo "$t: $runs runs, $rate/s, $result"
     if [ "${FUZZ_MINIMIZE:-0}" = 1 ]; then
         cp -n "fuzz/work/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
@@ -151,6 +151,8 @@ command -v cargo-fuzz >/dev/null || { echo "needs cargo-fuzz: cargo install carg
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 nice -n 19 cargo fuzz build --sanitizer none >/dev/null
+# The code the numbers are about; "+" when the tree had uncommitted changes.
+COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src fuzz/fuzz_targets || echo +)
 mkdir -p fuzz/work
 for t in "${targets[@]}"; do
     rm -f "fuzz/work/$t.result"
