@@ -3,18 +3,23 @@
 //!
 //! Those files also hold other helpers, `auths` (sometimes with plain-text
 //! credentials) and settings we know nothing about, so editing is
-//! conservative: every other key and the key order are kept, as is the
-//! indentation (docker and podman write one tab per level) and the final
-//! newline, so a file we add to and remove from again comes back byte for
-//! byte. The file's mode is kept (new files are 0600), a read-only file is
-//! refused, the previous version is kept as `<file>.bak`, the write is atomic
-//! (temp file + rename), and a file we cannot parse is refused rather than
-//! replaced.
+//! conservative: we edit the file's *text*, splicing our `credHelpers` entries
+//! in and out (see `json_text`), so every other byte — key order, layout,
+//! numbers such as `1e2` or a 23-digit integer, string escapes, the final
+//! newline — stays as written, and a file we add to and remove from again
+//! comes back byte for byte. The file's mode is kept (new files are 0600), a
+//! read-only file is refused, the previous version is kept as `<file>.bak`,
+//! the write is atomic (a fresh temp file + rename), a symlinked file is
+//! written through (the link stays, as docker does it), a directory another
+//! user owns is never written into, and a file we cannot parse is refused
+//! rather than replaced.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+mod json_text;
 
 /// The `credHelpers` value that makes docker run `docker-credential-ecr`.
 pub const HELPER_SUFFIX: &str = "ecr";
@@ -46,6 +51,19 @@ pub enum ClientConfigError {
     ReadOnly {
         /// The config file.
         path: PathBuf,
+    },
+    /// The file would go into a directory another user owns.
+    #[error(
+        "{path} belongs to uid {owner}, not to you (uid {me}): run configure as that user; \
+         nothing was written"
+    )]
+    ForeignDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Our effective uid.
+        me: u32,
     },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
@@ -119,18 +137,32 @@ impl ContainersAuth {
     }
 }
 
-/// A client config file, parsed, with the layout needed to write it back the same way.
+/// A client config file: its text, edited in place, and what that text says.
 #[derive(Debug, Clone)]
 pub struct ConfigFile {
     /// Where it lives.
     pub path: PathBuf,
     /// The text on disk, `None` when the file does not exist.
     pub original: Option<String>,
-    /// The settings as parsed, to tell a real change from a no-op.
-    parsed: Map<String, Value>,
+    /// The text as edited so far (see [`json_text`]); empty for no document.
+    text: String,
+    /// What `text` says, for the queries.
     root: Map<String, Value>,
-    indent: String,
-    final_newline: bool,
+}
+
+/// Where the top-level object of `text` starts: after the whitespace `parse` trims.
+fn root_start(text: &str) -> usize {
+    text.len() - text.trim_start().len()
+}
+
+/// The top-level object of `text`, its `credHelpers` member and that member's object.
+fn helpers_object_in(
+    text: &str,
+) -> Option<(json_text::Object, json_text::Member, json_text::Object)> {
+    let root = json_text::object_at(text, root_start(text))?;
+    let member = json_text::find(text, &root, "credHelpers")?;
+    let object = json_text::object_at(text, member.value.start)?;
+    Some((root, member, object))
 }
 
 impl ConfigFile {
@@ -153,23 +185,18 @@ impl ConfigFile {
                 path: path.to_path_buf(),
             });
         }
-        let indent = text
-            .and_then(|t| t.lines().nth(1))
-            .map(|line| {
-                line.chars()
-                    .take_while(|c| *c == ' ' || *c == '\t')
-                    .collect::<String>()
-            })
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| "\t".to_string());
-        Ok(ConfigFile {
+        let file = ConfigFile {
             path: path.to_path_buf(),
             original: text.map(str::to_string),
-            parsed: root.clone(),
+            text: text.unwrap_or_default().to_string(),
             root,
-            indent,
-            final_newline: text.is_none_or(|t| t.trim().is_empty() || t.ends_with('\n')),
-        })
+        };
+        // serde_json accepted it, so the scanner finds its structure; if it ever
+        // did not, refusing is the safe answer.
+        if !file.is_blank() && file.root_object().is_none() {
+            return Err(unparsable("its structure could not be followed".into()));
+        }
+        Ok(file)
     }
 
     /// Reads and parses the file at `path`; a missing file is an empty config.
@@ -238,47 +265,116 @@ impl ConfigFile {
         self.root.get("credHelpers")?.as_object()
     }
 
+    /// No JSON document at all: a missing or blank file.
+    fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
+    fn root_object(&self) -> Option<json_text::Object> {
+        json_text::object_at(&self.text, root_start(&self.text))
+    }
+
+    /// The `credHelpers` member of the top-level object and its object.
+    fn helpers_object(&self) -> Option<(json_text::Object, json_text::Member, json_text::Object)> {
+        helpers_object_in(&self.text)
+    }
+
+    /// Applies a text edit and re-reads what the text now says; an edit that
+    /// would leave something we cannot read is not applied.
+    fn commit(&mut self, text: String) {
+        let trimmed = text.trim();
+        let root = match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Object(map)) => map,
+            _ if trimmed.is_empty() => Map::new(),
+            _ => {
+                debug_assert!(false, "an edit made {text:?} unreadable");
+                return;
+            }
+        };
+        self.text = text;
+        self.root = root;
+    }
+
     /// Sets (`Some`) or removes (`None`) `credHelpers[host]`; returns the previous value.
+    ///
+    /// Only the text of that one entry changes (see [`json_text`]): every other
+    /// byte, numbers and escapes included, stays as it was written.
     pub fn set_cred_helper(&mut self, host: &str, helper: Option<&str>) -> Option<String> {
-        let helpers = self
-            .root
-            .entry("credHelpers")
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(helpers) = helpers else {
-            unreachable!("parse() refuses a credHelpers that is not an object")
-        };
-        let previous = match helper {
-            Some(name) => helpers.insert(host.to_string(), Value::String(name.to_string())),
-            None => helpers.shift_remove(host),
-        };
-        previous.and_then(|v| v.as_str().map(str::to_string))
+        let previous = self.cred_helper(host).map(str::to_string);
+        let mut text = self.text.clone();
+        match helper {
+            Some(name) if previous.as_deref() == Some(name) => return previous,
+            Some(name) => {
+                // Serialising a string cannot fail.
+                let value = serde_json::to_string(name).unwrap_or_default();
+                if self.is_blank() {
+                    // No document yet: start one, keeping whatever followed (the final newline).
+                    text = format!("{{}}{}", if text.is_empty() { "\n" } else { &text });
+                }
+                match helpers_object_in(&text) {
+                    Some((root, _, helpers)) => match json_text::find(&text, &helpers, host) {
+                        Some(entry) => json_text::replace_value(&mut text, &entry, &value),
+                        None => {
+                            let parent = json_text::layout_of(&text, &root)
+                                .unwrap_or_else(|| json_text::top_level_layouts().1);
+                            json_text::append(&mut text, &helpers, host, &value, &parent);
+                        }
+                    },
+                    None => {
+                        let Some(root) = json_text::object_at(&text, root_start(&text)) else {
+                            return previous;
+                        };
+                        let (parent, own) = match json_text::layout_of(&text, &root) {
+                            Some(layout) => (layout.clone(), layout),
+                            None => {
+                                let inside = &text[root.open + 1..root.close];
+                                let (parent, mut own) = json_text::top_level_layouts();
+                                if !inside.is_empty() {
+                                    own.lead = inside.to_string();
+                                }
+                                (parent, own)
+                            }
+                        };
+                        let object = json_text::new_object(&own, host, &value);
+                        json_text::append(&mut text, &root, "credHelpers", &object, &parent);
+                    }
+                }
+            }
+            None => {
+                // Every entry for the host goes: a duplicate key would otherwise take over.
+                while let Some((_, _, helpers)) = helpers_object_in(&text) {
+                    let Some(entry) = json_text::find(&text, &helpers, host) else {
+                        break;
+                    };
+                    json_text::remove(&mut text, &helpers, &entry);
+                }
+            }
+        }
+        self.commit(text);
+        previous
     }
 
     /// Drops an empty `credHelpers` object (one we created).
     pub fn drop_empty_cred_helpers(&mut self) {
-        if self.helpers().is_some_and(Map::is_empty) {
-            self.root.shift_remove("credHelpers");
+        if !self.helpers().is_some_and(Map::is_empty) {
+            return;
         }
+        let Some((root, member, _)) = self.helpers_object() else {
+            return;
+        };
+        let mut text = self.text.clone();
+        json_text::remove(&mut text, &root, &member);
+        self.commit(text);
     }
 
-    /// The file's text as we would write it, in its own layout.
+    /// The file's text as we would write it.
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(self.indent.as_bytes());
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-        // A map of JSON values always serialises.
-        let _ = serde::Serialize::serialize(&self.root, &mut serializer);
-        let mut text = String::from_utf8(out).unwrap_or_default();
-        if self.final_newline {
-            text.push('\n');
-        }
-        text
+        self.text.clone()
     }
 
-    /// The new text, or `None` when rendering would not change the file's meaning.
+    /// The new text, or `None` when the edits left the file as it was.
     pub fn changed_text(&self) -> Option<String> {
-        // A missing file and an empty one both parse to no settings.
-        let unchanged = self.root == self.parsed;
+        let unchanged = self.text == self.original.as_deref().unwrap_or_default();
         (!unchanged).then(|| self.render())
     }
 }
@@ -309,25 +405,95 @@ fn replace(path: &Path, text: &str, backup: bool) -> Result<(), ClientConfigErro
         move |source| ClientConfigError::Io { path: p, source }
     };
     check_writable(path)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // The directory holding the name we were given (and the backup) must be
+    // ours too: root with another user's HOME must not follow a link that
+    // user planted there.
+    check_owner(path.parent().unwrap_or(Path::new(".")))?;
+    // Like docker, write through a symlink: the link (a dotfile manager's,
+    // say) stays, the file it points to gets the new text.
+    let target = resolve_links(path).map_err(io(path))?;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    check_owner(dir)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let (mut file, tmp) = tempfile_in(dir, path).map_err(io(dir))?;
+    let (mut file, tmp) = tempfile_in(dir, &target).map_err(io(dir))?;
     let result = (|| {
-        if let Ok(meta) = std::fs::metadata(path) {
+        if let Ok(meta) = std::fs::metadata(&target) {
             std::fs::set_permissions(&tmp, meta.permissions()).map_err(io(&tmp))?;
             if backup {
                 let backup = backup_path(path);
-                std::fs::copy(path, &backup).map_err(io(&backup))?;
+                std::fs::copy(&target, &backup).map_err(io(&backup))?;
             }
         }
         file.write_all(text.as_bytes()).map_err(io(&tmp))?;
         file.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))
+        std::fs::rename(&tmp, &target).map_err(io(&target))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The file `path` names once symlinks are followed; a dangling link names
+/// the file it would point to. Only the final component is followed, hop by
+/// hop, so the directories on the way keep their own names.
+fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    // The kernel's own limit on a chain of links.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Refuses to put files in a directory another user owns (root running with a
+/// user's `HOME`, say): the file would end up owned by us, and unreadable to them.
+/// A directory that does not exist yet is judged by the one it will be created
+/// in, where a shared sticky directory such as `/tmp` is fine.
+fn check_owner(dir: &Path) -> Result<(), ClientConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        let mut probe = Some(dir);
+        let mut existing = true;
+        while let Some(d) = probe {
+            let looked = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
+            match std::fs::metadata(looked) {
+                Ok(meta) => {
+                    let sticky = meta.mode() & 0o1000 != 0;
+                    if meta.uid() != me && (existing || !sticky) {
+                        return Err(ClientConfigError::ForeignDirectory {
+                            path: looked.to_path_buf(),
+                            owner: meta.uid(),
+                            me,
+                        });
+                    }
+                    return Ok(());
+                }
+                Err(_) => {
+                    existing = false;
+                    probe = d.parent();
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// `<file>.bak`: the version before our last change.
@@ -338,15 +504,42 @@ pub fn backup_path(path: &Path) -> PathBuf {
 }
 
 /// A new 0600 file next to the target, so the final rename is atomic.
+///
+/// The name is unpredictable and the file must not exist (`create_new` does
+/// not follow a symlink planted under that name).
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let path = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    Ok((options.open(&path)?, path))
+    let mut last = None;
+    for attempt in 0u32..8 {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let path = dir.join(format!(".{name}.{}.tmp", random_suffix(attempt)));
+        match options.open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// 16 hex digits no other process will guess: a hash of the time, pid, attempt and a stack address.
+fn random_suffix(attempt: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let local = 0u8;
+    let seed = format!(
+        "{}:{}:{attempt}:{:p}",
+        now.as_nanos(),
+        std::process::id(),
+        &local
+    );
+    let digest = Sha256::digest(seed.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The first executable called `name` on `path_var` (a PATH value).

@@ -26,6 +26,8 @@ pub mod config;
 pub mod configure;
 pub mod daemon;
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helper;
 pub mod kubelet;
 pub mod logging;

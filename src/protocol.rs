@@ -83,7 +83,9 @@ pub fn canonical_host(server_url: &str) -> Option<String> {
     };
     let (host, port) = split_port(host_port)?;
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    if host.is_empty() || !host.bytes().all(is_host_byte) {
+    // One trailing dot is the fully qualified form; `host..` or `.` names nothing
+    // (and would canonicalise again to something else).
+    if host.is_empty() || host.ends_with('.') || !host.bytes().all(is_host_byte) {
         return None;
     }
     match port {
@@ -103,8 +105,9 @@ fn split_port(host_port: &str) -> Option<(&str, Option<&str>)> {
             _ => None,
         };
     }
+    // Outside brackets a colon only ever separates the port.
     match host_port.rsplit_once(':') {
-        Some((host, port)) if is_port(port) => Some((host, Some(port))),
+        Some((host, port)) if is_port(port) && !host.contains(':') => Some((host, Some(port))),
         Some(_) => None,
         None => Some((host_port, None)),
     }
@@ -254,6 +257,17 @@ mod tests {
             ("host:99999999", None),
             ("bad host", None),
             ("", None),
+            // Found by fuzzing (issue 12): these canonicalised to "." and "host.",
+            // which canonicalise again to something else.
+            ("..", None),
+            ("https://u:p@..:443?q", None),
+            ("host..", None),
+            // Userinfo without its `@`: "user:pw…com" canonicalised again to nothing.
+            (
+                "https://user:pwD123456789013.dkr.ecr.us-east-1.amazonaws.com.:443/v2/",
+                None,
+            ),
+            ("a:b:443", None),
         ];
         for (input, want) in cases {
             assert_eq!(canonical_host(input).as_deref(), *want, "{input:?}");

@@ -504,7 +504,7 @@ enum SectionKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Section {
+pub(crate) struct Section {
     kind: SectionKind,
     name: String,
     entries: Vec<(String, String)>,
@@ -512,7 +512,7 @@ struct Section {
 
 /// A lenient reader of the AWS shared config format: sections, `key = value`,
 /// indented sub-properties folded into their parent, `#`/`;` comments.
-fn parse_ini(text: &str, is_config_file: bool) -> Vec<Section> {
+pub(crate) fn parse_ini(text: &str, is_config_file: bool) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     for raw in text.lines() {
         let line = raw.trim();

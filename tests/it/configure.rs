@@ -252,3 +252,142 @@ fn long_credhelpers_lists_are_flagged() {
         run.stderr
     );
 }
+
+/// Issue 12, defect 8: docker writes through a symlinked config.json, and
+/// dotfile managers (stow, chezmoi, home-manager) rely on it.
+#[test]
+fn r12_configure_writes_through_a_symlinked_config_json() {
+    let env = TestEnv::new();
+    let target = env.write("dotfiles/docker/config.json", DOCKER_WRITTEN);
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = env.path(DOCKER);
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("../../dotfiles/docker/config.json", &link).unwrap();
+    let is_link = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    };
+
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(is_link(&link), "config.json must stay a symlink");
+    assert!(
+        read(&target).contains(&format!("\"{HOST}\": \"ecr\"")),
+        "the link's target gets the entry: {}",
+        read(&target)
+    );
+    assert_eq!(mode(&target), 0o640, "the target's mode is kept");
+    let strays: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "config.json")
+        .collect();
+    assert!(strays.is_empty(), "no temp file left: {strays:?}");
+
+    let run = configure(&env, &["--remove"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(is_link(&link), "still a symlink after --remove");
+    assert_eq!(
+        read(&target),
+        DOCKER_WRITTEN,
+        "byte-identical after --remove"
+    );
+
+    // A dangling link: the file is created where it points, 0600, and the link stays.
+    let dangling = TestEnv::new();
+    let link = dangling.path(DOCKER);
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(dangling.path("dotfiles")).unwrap();
+    std::os::unix::fs::symlink(dangling.path("dotfiles/config.json"), &link).unwrap();
+    let run = configure(&dangling, &["--registry", HOST]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(is_link(&link));
+    let created = dangling.path("dotfiles/config.json");
+    assert!(read(&created).contains(HOST));
+    assert_eq!(mode(&created), 0o600);
+}
+
+/// Issue 12, defect 8: numbers (and escapes, and a compact layout) other tools
+/// wrote are theirs; configure and --remove must not reformat them.
+#[test]
+fn r12_configure_keeps_other_tools_numbers_byte_for_byte() {
+    let numbers =
+        "\"n\": [1e2, 12345678901234567890123, -0, 1.0, 0.1e-5, 1E+2, 3.141592653589793238462643]";
+    let strings = r#""s": "caf\u00e9 \/ \ud83d\ude00""#;
+    for original in [
+        format!("{{\n\t{numbers},\n\t{strings},\n\t\"auths\": {{}}\n}}"),
+        format!("{{{numbers},{strings},\"credHelpers\":{{\"gcr.io\":\"gcr\"}}}}"),
+        format!("{{ {numbers} }}\n"),
+    ] {
+        let env = TestEnv::new();
+        let path = env.write(DOCKER, &original);
+        let run = configure(&env, &["--registry", HOST, "--public"]);
+        assert!(run.success, "{}", run.stderr);
+        let configured = read(&path);
+        assert!(
+            configured.contains(numbers),
+            "numbers rewritten:\n{configured}"
+        );
+        if original.contains(strings) {
+            assert!(
+                configured.contains(strings),
+                "escapes rewritten:\n{configured}"
+            );
+        }
+        let v: serde_json::Value = serde_json::from_str(&configured).unwrap();
+        assert_eq!(v["credHelpers"][HOST], "ecr");
+        assert_eq!(v["credHelpers"]["public.ecr.aws"], "ecr");
+
+        let run = configure(&env, &["--remove"]);
+        assert!(run.success, "{}", run.stderr);
+        assert_eq!(read(&path), original, "byte-identical after --remove");
+    }
+}
+
+/// Issue 12, defect 8: writing through links must not let root (with another
+/// user's HOME: `su`, `sudo -E`) write into that user's directory, nor follow
+/// a link that user planted to a file of root's.
+#[cfg(target_os = "linux")]
+#[test]
+fn r12_configure_as_root_never_writes_into_another_users_directory() {
+    let test = "r12_configure_as_root_never_writes_into_another_users_directory";
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let env = TestEnv::new();
+    let docker_dir = env.path("home/.docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::os::unix::fs::chown(&docker_dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    // The user's link to a file only root may write.
+    let victim = env.write("rootonly/precious.json", "{\"keep\": true}\n");
+    std::os::unix::fs::symlink(&victim, docker_dir.join("config.json")).unwrap();
+
+    let run = configure(&env, &["--registry", HOST]);
+    assert!(!run.success, "must refuse: {}", run.stdout);
+    assert!(
+        run.stderr.contains("belongs to uid 65534") && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(&victim),
+        "{\"keep\": true}\n",
+        "the link's target is untouched"
+    );
+    let names: Vec<_> = std::fs::read_dir(&docker_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["config.json"],
+        "nothing created in the user's directory"
+    );
+}

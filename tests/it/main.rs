@@ -17,6 +17,7 @@ mod daemon;
 #[cfg(unix)]
 mod doctor;
 mod fleet;
+mod fuzzing;
 mod get;
 #[cfg(target_os = "linux")]
 mod hardening;
