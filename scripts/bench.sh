@@ -28,7 +28,7 @@
 # python3, binutils (as root on Debian it installs what is missing).
 #
 # Knobs (every row stays in the document; a shortened one says so):
-#   RUNS, WARMUP, SLOW_RUNS, PAR_RUNS, FAULT_RUNS   repetitions (see below)
+#   RUNS, WARMUP, SLOW_RUNS, PAR_RUNS, FAULT_RUNS, ROUNDS   repetitions (see below)
 #   CLEAN_BUILDS=0   build into the usual target directory instead of fresh ones; build
 #                    times are then not clean and the document says "not measured"
 #   VARIANTS=0       skip the link opt-outs (DOCKER_CREDENTIAL_ECR_LINK=no-pie, =default)
@@ -253,23 +253,35 @@ spawn() {
     shift
     python3 scripts/bench_spawn.py "$@" >"$out"
 }
+# Ours and Go's runs alternate in ROUNDS rounds, so a change in the machine's load
+# between them (it is shared) cannot favour one side.
+ROUNDS=${ROUNDS:-3}
 before=$(calls)
+while read -r name; do "$R/$name/docker-credential-ecr" get <"$WORK/host" >/dev/null; done <"$R/measured"
+"$GO" get <"$WORK/host" >/dev/null
+for round in $(seq "$ROUNDS"); do
+    while read -r name; do
+        bin=$R/$name/docker-credential-ecr
+        spawn "$R/$name/warm.$round.json" $((RUNS / ROUNDS)) $((WARMUP / ROUNDS)) "$WORK/host" -- "$bin" get
+    done <"$R/measured"
+    spawn "$WORK/go-warm.$round.json" $((RUNS / ROUNDS)) $((WARMUP / ROUNDS)) "$WORK/host" -- "$GO" get
+done
+expect_no_calls "$before" "the warm route rows"
+for round in $(seq "$ROUNDS"); do
+    while read -r name; do
+        bin=$R/$name/docker-credential-ecr
+        spawn "$R/$name/cold.$round.json" $((SLOW_RUNS / ROUNDS)) 1 "$WORK/host" --prepare "$B/cold-ours $bin" -- "$bin" get
+    done <"$R/measured"
+    spawn "$WORK/go-cold.$round.json" $((SLOW_RUNS / ROUNDS)) 1 "$WORK/host" --prepare "$B/cold-go" -- "$GO" get
+done
 while read -r name; do
     bin=$R/$name/docker-credential-ecr
-    "$bin" get <"$WORK/host" >/dev/null # warm: the cache is shared by every route
-    spawn "$R/$name/warm.json" "$RUNS" "$WARMUP" "$WORK/host" -- "$bin" get
-    echo "$(rss_of true "$bin" get)" >"$R/$name/warm.rss"
+    "$bin" get <"$WORK/host" >/dev/null
+    rss_of true "$bin" get >"$R/$name/warm.rss"
+    rss_of "$B/cold-ours $bin" "$bin" get >"$R/$name/cold.rss"
 done <"$R/measured"
 "$GO" get <"$WORK/host" >/dev/null
-spawn "$WORK/go-warm.json" "$RUNS" "$WARMUP" "$WORK/host" -- "$GO" get
 rss_of true "$GO" get >"$WORK/go-warm.rss"
-expect_no_calls "$before" "the warm route rows"
-while read -r name; do
-    bin=$R/$name/docker-credential-ecr
-    spawn "$R/$name/cold.json" "$SLOW_RUNS" 3 "$WORK/host" --prepare "$B/cold-ours $bin" -- "$bin" get
-    echo "$(rss_of "$B/cold-ours $bin" "$bin" get)" >"$R/$name/cold.rss"
-done <"$R/measured"
-spawn "$WORK/go-cold.json" "$SLOW_RUNS" 3 "$WORK/host" --prepare "$B/cold-go" -- "$GO" get
 rss_of "$B/cold-go" "$GO" get >"$WORK/go-cold.rss"
 stat -L -c %s "$GO" >"$WORK/go.size"
 "$OURS" get <"$WORK/host" >/dev/null

@@ -6,6 +6,7 @@ Usage (by bench.sh): bench_report.py DOC WORK OURS_VERSION GO_VERSION HYPERFINE_
                      CLEAN_BUILDS BUILD_NICE LOAD_BUILD
 """
 import datetime
+import glob
 import json
 import os
 import platform
@@ -115,9 +116,10 @@ measured_routes = [l.strip() for l in open(os.path.join(R, "measured")) if l.str
 OPT_OUTS = {"no-pie", "pie"}
 
 
-def spawn_stats(path, rss_path):
-    """Medians over bench_spawn.py's runs: wall ms, CPU (user + system) ms, minor faults; peak RSS KiB (GNU time)."""
-    runs = json.load(open(path))
+def spawn_stats(prefix, rss_path):
+    """Medians over bench_spawn.py's runs (PREFIX.<round>.json): wall ms, CPU (user + system) ms,
+    minor faults; peak RSS KiB (GNU time)."""
+    runs = [r for f in sorted(glob.glob(prefix + ".*.json")) for r in json.load(open(f))]
     return dict(
         wall=statistics.median(r["wall"] for r in runs),
         cpu=statistics.median(r["user"] + r["system"] for r in runs),
@@ -135,12 +137,13 @@ for name in route_names:
     route[name] = dict(
         how=rfile(name, "how"), sha=rfile(name, "sha"), size=int(rfile(name, "size")), etype=etype,
         linkage=linkage, relocs=int(relocs), build=[float(x) for x in build] if build else None, same=same,
-        warm=spawn_stats(os.path.join(R, same, "warm.json"), os.path.join(R, same, "warm.rss")),
-        cold=spawn_stats(os.path.join(R, same, "cold.json"), os.path.join(R, same, "cold.rss")),
+        warm=spawn_stats(os.path.join(R, same, "warm"), os.path.join(R, same, "warm.rss")),
+        cold=spawn_stats(os.path.join(R, same, "cold"), os.path.join(R, same, "cold.rss")),
     )
-go_r = dict(warm=spawn_stats(os.path.join(work, "go-warm.json"), os.path.join(work, "go-warm.rss")),
-            cold=spawn_stats(os.path.join(work, "go-cold.json"), os.path.join(work, "go-cold.rss")),
+go_r = dict(warm=spawn_stats(os.path.join(work, "go-warm"), os.path.join(work, "go-warm.rss")),
+            cold=spawn_stats(os.path.join(work, "go-cold"), os.path.join(work, "go-cold.rss")),
             size=int(text("go.size")))
+route_runs = dict(warm=go_r["warm"]["n"], cold=go_r["cold"]["n"])
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 par_default = "ours, default (daemon auto), 64 parallel cold"
@@ -238,8 +241,9 @@ for name, r in route.items():
 L += [
     f"| Go helper | Debian's package | | {go_r['size'] / MiB:.1f} | | (not built here) | |",
     "",
-    f"Per distinct binary, medians of {runs} warm and {slow_runs} cold runs of `get` started by `scripts/bench_spawn.py`",
-    "(posix_spawn, no shell; wall = spawn to reaped; CPU = user + system and minor page faults from the child's rusage);",
+    f"Per distinct binary, medians of {route_runs['warm']} warm and {route_runs['cold']} cold runs of `get` started by `scripts/bench_spawn.py`",
+    "(posix_spawn, no shell; wall = spawn to reaped; CPU = user + system and minor page faults from the child's rusage),",
+    "ours and Go's in alternating rounds;",
     f"peak RSS from GNU time (median of {fault_runs}).",
     "",
     "| binary | warm wall (ms) | warm CPU (ms) | warm page faults | warm peak RSS (MiB) | cold wall (ms) | cold CPU (ms) | cold page faults | cold peak RSS (MiB) | warm: × faster than Go | cold CPU / Go's |",
