@@ -19,8 +19,10 @@
 # input under fuzz/regressions/<target>/ so `cargo test` keeps replaying it.
 #
 # With FUZZ_MINIMIZE=1 the inputs a run discovered (fuzz/work/<target>/) are
-# merged into fuzz/corpus/<target>/ and minimised (`cargo fuzz cmin`), which
-# is how the committed seed corpora grow; keep them to a few hundred KB.
+# merged with the corpus and minimised (`cargo fuzz cmin`) into
+# fuzz/work/full-corpus/<target>/, and the smallest of those, up to 24 KB per
+# target, join the named seeds in fuzz/corpus/<target>/: that is how the
+# committed corpora grow while staying a few hundred KB in all.
 #
 # Runs under `nice -n 19`; needs cargo-fuzz (`cargo install cargo-fuzz`). The
 # stable toolchain is enough with `--sanitizer none` (the targets are safe Rust).
@@ -138,8 +140,18 @@ run_target() {
         "$(date -u +%Y-%m-%d)" "$COMMIT" >"fuzz/work/$t.result"
     echo "$t: $runs runs, $rate/s, $result"
     if [ "${FUZZ_MINIMIZE:-0}" = 1 ]; then
-        cp -n "fuzz/work/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
-        nice -n 19 cargo fuzz cmin --sanitizer none "$t" "fuzz/corpus/$t" >/dev/null 2>&1 || true
+        # The whole minimised corpus stays in fuzz/work/full-corpus/ (not committed);
+        # fuzz/corpus/ keeps its named seeds plus the smallest minimised inputs, up
+        # to 24 KB per target, so the repository stays small and cargo test fast.
+        local full=fuzz/work/full-corpus/$t used=0 size f
+        mkdir -p "$full"
+        cp -n "fuzz/work/$t"/* "fuzz/corpus/$t"/* "$full/" 2>/dev/null || true
+        nice -n 19 cargo fuzz cmin --sanitizer none "$t" "$full" >/dev/null 2>&1 || true
+        while read -r size f; do
+            [ $((used + size)) -le 24576 ] || break
+            cp -n "$f" "fuzz/corpus/$t/"
+            used=$((used + size))
+        done < <(find "$full" -type f -printf '%s %p\n' | sort -n)
     fi
 }
 
