@@ -201,12 +201,13 @@ impl ConfigFile {
 
     /// Reads and parses the file at `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<ConfigFile, ClientConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => ConfigFile::parse(path, Some(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::parse(path, None),
-            Err(source) => Err(ClientConfigError::Io {
+        // Capped, and a FIFO or device is refused rather than waited on.
+        match crate::safe_fs::read_text_if_exists(path, crate::safe_fs::READ_LIMIT) {
+            Ok(Some(text)) => ConfigFile::parse(path, Some(&text)),
+            Ok(None) => ConfigFile::parse(path, None),
+            Err(e) => Err(ClientConfigError::Io {
                 path: path.to_path_buf(),
-                source,
+                source: std::io::Error::other(crate::safe_fs::reason(&e)),
             }),
         }
     }

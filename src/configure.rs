@@ -107,7 +107,7 @@ struct Record {
 }
 
 fn load_record(path: Option<&Path>) -> Record {
-    path.and_then(|p| std::fs::read(p).ok())
+    path.and_then(|p| crate::safe_fs::read_limited(p, crate::safe_fs::READ_LIMIT).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }

@@ -252,10 +252,13 @@ fn https_client() -> Result<Option<SharedHttpClient>, TokenError> {
 
     fn ca_bundle_context(path: &std::ffi::OsStr) -> Result<TlsContext, TokenError> {
         let shown = path.to_string_lossy().into_owned();
-        let pem = std::fs::read(path).map_err(|e| TokenError::CaBundle {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
+        // Capped and never blocking: a bundle is a few hundred KiB at most.
+        let pem =
+            crate::safe_fs::read_limited(std::path::Path::new(path), crate::safe_fs::READ_LIMIT)
+                .map_err(|e| TokenError::CaBundle {
+                    path: shown.clone(),
+                    detail: crate::safe_fs::reason(&e),
+                })?;
         if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
             return Err(TokenError::CaBundle {
                 path: shown,

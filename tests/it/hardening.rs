@@ -634,7 +634,37 @@ fn d11_endless_and_blocking_files_are_refused() {
     env.get(HOST)
         .assert_not_found()
         .assert_reason(&["config.toml", "regular file"]);
+    std::fs::remove_file(&fifo).unwrap();
+
+    // AWS_CA_BUNDLE, read on the network path.
+    let bundle = env.path("bundle.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&bundle)
+            .status()
+            .unwrap()
+            .success()
+    );
+    env.set("AWS_CA_BUNDLE", bundle.to_str().unwrap());
+    env.get(HOST)
+        .assert_not_found()
+        .assert_reason(&["AWS_CA_BUNDLE", "regular file"]);
+    env.unset("AWS_CA_BUNDLE");
     assert!(fake.token_requests().is_empty());
+
+    // docker's config.json, which configure and doctor read.
+    let docker = env.path("home/.docker/config.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&docker)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = env.run(&["configure", "--registry", HOST], "");
+    assert!(!run.success);
+    assert!(run.stderr.contains("regular file"), "{}", run.stderr);
 }
 
 /// Defect 12: a doctor whose STS call fails says it is STS, not ECR.
