@@ -105,11 +105,6 @@ pub struct Helper<'a> {
     pub daemon: Option<&'a dyn TokenDaemon>,
 }
 
-enum Resolved {
-    NotEcr,
-    Ecr(Config),
-}
-
 /// An ECR request worked out down to who asks and how long we may take.
 pub(crate) struct Prepared {
     pub(crate) registry: EcrRegistry,
@@ -118,31 +113,22 @@ pub(crate) struct Prepared {
 }
 
 impl Helper<'_> {
-    /// Recognises the registry, consulting the config file only for names that are not ECR hosts.
-    fn resolve(&self, host: &str) -> Result<Resolved, ConfigError> {
-        if registry::parse_host(host).is_some() {
-            return Ok(Resolved::Ecr((self.config)()?));
-        }
+    /// Whether `host` is ECR: by its name, or by an alias in our config file.
+    fn is_ecr(&self, host: &str) -> Result<bool, ConfigError> {
         let config = (self.config)()?;
-        Ok(match config.alias(host) {
-            Some(_) => Resolved::Ecr(config),
-            None => Resolved::NotEcr,
-        })
+        Ok(registry::parse_host(host).is_some() || config.alias(host).is_some())
     }
 
     /// Works out registry, identity and limits for `host`; `Ok(None)` if it is not ECR.
     pub(crate) fn prepare(&self, host: &str) -> Result<Option<Prepared>, String> {
-        let config = match self.resolve(host) {
-            Ok(Resolved::Ecr(config)) => config,
-            Ok(Resolved::NotEcr) => return Ok(None),
-            Err(e) => return Err(format!("{host}: config error: {e}")),
-        };
-        let limits = (self.limits)(&config).map_err(|e| format!("{host}: {e}"))?;
+        let config = (self.config)().map_err(|e| format!("{host}: config error: {e}"))?;
+        // key::resolve says whether it is ECR (by host or alias) and whose token it would be.
         let Some(resolved) =
             key::resolve(host, &config, self.inputs).map_err(|e| format!("{host}: {e}"))?
         else {
             return Ok(None);
         };
+        let limits = (self.limits)(&config).map_err(|e| format!("{host}: {e}"))?;
         let options = FetchOptions {
             profile: resolved.settings.profile,
             role_arn: resolved.settings.role_arn,
@@ -394,12 +380,12 @@ impl Helper<'_> {
                 request.server_url
             ));
         };
-        match self.resolve(&host) {
-            Ok(Resolved::Ecr(..)) => {
+        match self.is_ecr(&host) {
+            Ok(true) => {
                 debug!(%host, "store: nothing to keep, tokens are fetched on demand");
                 Answer::ok("")
             }
-            Ok(Resolved::NotEcr) => Answer::error(format!(
+            Ok(false) => Answer::error(format!(
                 "{host} is not an Amazon ECR registry; docker-credential-ecr only serves ECR, \
                  so configure it in credHelpers for ECR hosts only"
             )),

@@ -139,9 +139,8 @@ pub fn open(choice: Choice) -> Option<Cache> {
         return None;
     };
     note_passed_over_once(&state);
-    let dir = state;
     let explicit = |result: Result<Box<dyn Backend>, BackendError>| match result {
-        Ok(backend) => Some(Cache::new(backend, dir.clone())),
+        Ok(backend) => Some(Cache::new(backend, state.clone())),
         Err(e) => {
             warn!("{e}; continuing without a token cache");
             None
@@ -150,8 +149,8 @@ pub fn open(choice: Choice) -> Option<Cache> {
     match choice {
         Choice::None => None,
         Choice::File => Some(Cache::new(
-            Box::new(file::FileBackend::new(dir.path.join("tokens"))),
-            dir,
+            Box::new(file::FileBackend::new(state.path.join("tokens"))),
+            state,
         )),
         Choice::Keyutils => explicit(keyring::keyutils()),
         Choice::Keyring => explicit(keyring::os_keyring()),
@@ -160,12 +159,12 @@ pub fn open(choice: Choice) -> Option<Cache> {
                 .map_err(|e| debug!("{e}"))
                 .or_else(|()| keyring::os_keyring().map_err(|e| debug!("{e}")));
             match found {
-                Ok(backend) => Some(Cache::new(backend, dir)),
+                Ok(backend) => Some(Cache::new(backend, state)),
                 Err(()) => {
-                    file_hint_once(&dir);
+                    file_hint_once(&state);
                     Some(Cache::new(
-                        Box::new(file::FileBackend::new(dir.path.join("tokens"))),
-                        dir,
+                        Box::new(file::FileBackend::new(state.path.join("tokens"))),
+                        state,
                     ))
                 }
             }
