@@ -6,7 +6,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::fake_aws::{FakeAws, password_for};
 use crate::harness::{BIN, HOST, TestEnv, may_run, run_command};
@@ -473,14 +473,11 @@ fn d6_the_daemon_is_fully_detached() {
         ),
     );
     cmd.current_dir(&cwd);
-    let started = Instant::now();
+    // No time limit asserted: if the daemon kept fd 3, reading the pipe to its
+    // end would wait for the daemon, and the harness's watchdog fails the test.
     let run = run_command(cmd, "");
     assert!(run.success, "{}", run.stderr);
     let pid = daemon_pid(&env);
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "the pipeline waited for the daemon"
-    );
     let dir = |p: &str| std::fs::read_link(format!("/proc/{pid}/{p}")).unwrap();
     assert_eq!(dir("cwd"), PathBuf::from("/"));
     let fds: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
