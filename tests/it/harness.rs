@@ -121,7 +121,11 @@ impl TestEnv {
             if status["running"] == true {
                 return status;
             }
-            assert!(Instant::now() < deadline, "no daemon came up: {status}");
+            if Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.socket().with_file_name("daemon.log"))
+                    .unwrap_or_else(|e| format!("(no daemon.log: {e})"));
+                panic!("no daemon came up: {status}\ndaemon.log:\n{log}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
