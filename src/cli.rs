@@ -200,7 +200,10 @@ pub fn main() -> ExitCode {
     } else {
         None
     };
+    let env = |k: &str| std::env::var(k).ok();
+    let open_logins = || (!crate::logins::ignored(env)).then(|| crate::logins::Logins::open(env));
     let helper = Helper {
+        logins: &open_logins,
         source: &source,
         config: &Config::load,
         limits: &Limits::from_env,

@@ -446,7 +446,10 @@ pub fn state_dir(env: impl Fn(&str) -> Option<String>) -> Option<StateDir> {
     let mut candidates: Vec<(PathBuf, PathBuf)> = Vec::new();
     if let Some(dir) = go_cache_dir(&env, home.as_deref()) {
         // The user chose this place (a read-only home, say): it is our state directory itself.
-        let anchor = dir.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
+        let anchor = dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.clone());
         candidates.push((anchor, dir));
     }
     if let Some(run) = set("XDG_RUNTIME_DIR").filter(|p| p.is_absolute()) {
@@ -657,7 +660,11 @@ mod tests {
         // The home itself is open (0755): passed over, with the reason kept for the note.
         let s = state_dir(env("~")).unwrap();
         assert_ne!(s.path, home);
-        assert!(s.passed_over[0].contains("open to other users"), "{:?}", s.passed_over);
+        assert!(
+            s.passed_over[0].contains("open to other users"),
+            "{:?}",
+            s.passed_over
+        );
         // Relative or another user's `~name`: not a place we can pin down.
         for ignored in ["rel/dir", "~bob/x", " "] {
             assert_ne!(state_dir(env(ignored)).unwrap().path, chosen, "{ignored}");
