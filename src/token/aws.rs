@@ -365,6 +365,28 @@ async fn plain_sdk_config(
     sdk_config(region, http_client, &options, credentials).await
 }
 
+/// The SSO login the credentials in use depend on, and its token's state
+/// (for `doctor`); `Ok(None)` when they do not come from SSO.
+pub fn sso_status(
+    options: &FetchOptions,
+) -> Result<Option<(crate::sso::SsoLogin, crate::sso::TokenState)>, TokenError> {
+    let files = ProfileFiles::load()?;
+    let Some(profile) = files.in_use(options) else {
+        return Ok(None);
+    };
+    let (Some(login), Some(home)) = (crate::sso::find(&files.profiles, &profile), &files.home)
+    else {
+        return Ok(None);
+    };
+    let text = login.token_file(home).and_then(|path| {
+        crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT)
+            .ok()
+            .flatten()
+    });
+    let now = crate::cache::entry::epoch(SystemTime::now());
+    Ok(Some((login, crate::sso::token_state(text.as_deref(), now))))
+}
+
 /// What `login` needs to know before it asks for a code.
 #[derive(Debug, Clone)]
 pub struct MfaProfile {
