@@ -434,7 +434,11 @@ fn login(helper: &Helper, profile: Option<String>) -> Answer {
         Ok(options) => options.timeout,
         Err(e) => return Answer::failed(e),
     };
-    let _ = write!(io::stderr().lock(), "MFA code for {serial}: ");
+    // One write: a terminal (or a program driving one) sees the whole prompt at once.
+    let prompt = format!("MFA code for {serial}: ");
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
+    drop(err);
     let mut line = String::new();
     if let Err(e) = io::stdin().lock().take(256).read_line(&mut line) {
         return Answer::failed(format!("cannot read the MFA code: {e}"));
