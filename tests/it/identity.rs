@@ -299,7 +299,7 @@ fn mfa_via_the_aws_cli_cache() {
 }
 
 /// The interpreter behind `python3` (pyenv's shim needs the real HOME, which tests replace).
-fn python() -> Option<String> {
+pub(crate) fn python() -> Option<String> {
     let out = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .stderr(Stdio::null())
@@ -340,7 +340,13 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 /// `argv` on a terminal through [`PTY_DRIVER`], answering `prompt` with `answer`.
-fn on_a_terminal(env: &TestEnv, python: &str, prompt: &str, answer: &str, argv: &[&str]) -> Run {
+pub(crate) fn on_a_terminal(
+    env: &TestEnv,
+    python: &str,
+    prompt: &str,
+    answer: &str,
+    argv: &[&str],
+) -> Run {
     let mut cmd = env.program(python);
     cmd.args(["-c", PTY_DRIVER, prompt, answer]).args(argv);
     run_command(cmd, "")
