@@ -123,6 +123,32 @@ impl Profiles {
                     .filter(|v| !v.is_empty())
             })
     }
+
+    /// Whether either file has a section for `profile`.
+    pub(crate) fn exists(&self, profile: &str) -> bool {
+        [&self.credentials, &self.config]
+            .into_iter()
+            .flatten()
+            .any(|s| s.kind == SectionKind::Profile && s.name == profile)
+    }
+
+    /// The first role profile in `profile`'s chain whose `source_profile`
+    /// names no profile at all: `(that profile, the missing name)`.
+    pub(crate) fn missing_source(&self, profile: &str) -> Option<(String, String)> {
+        let mut name = profile.to_string();
+        for _ in 0..=10 {
+            self.get(&name, "role_arn")?;
+            let source = self.get(&name, "source_profile")?;
+            if !self.exists(source) {
+                return Some((name, source.to_string()));
+            }
+            if source == name {
+                return None;
+            }
+            name = source.to_string();
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +182,18 @@ mod tests {
         assert_eq!(p.get("a", "region"), Some("us"));
         assert_eq!(p.get("a", "role_arn"), Some("y"));
         assert_eq!(p.get("b", "region"), None);
+    }
+
+    #[test]
+    fn a_source_profile_that_names_nothing_is_found() {
+        let p = Profiles::parse(
+            Some(
+                "[profile top]\nrole_arn = a\nsource_profile = mid\n[profile mid]\nrole_arn = b\nsource_profile = gone\n[profile ok]\nrole_arn = c\nsource_profile = base\n",
+            ),
+            Some("[base]\naws_access_key_id = A\n"),
+        );
+        assert_eq!(p.missing_source("top"), Some(("mid".into(), "gone".into())));
+        assert_eq!(p.missing_source("ok"), None);
+        assert_eq!(p.missing_source("base"), None);
     }
 }

@@ -169,7 +169,7 @@ async fn session(
                 }
                 None => resolve_credentials(&region, http_client.clone(), options, &profile)
                     .await
-                    .map_err(|e| files.sso_hint(e, options))?,
+                    .map_err(|e| files.hint(e, options))?,
             }
         }
     };
@@ -258,6 +258,29 @@ impl ProfileFiles {
                 .inspect_err(|e| debug!(path = %path.display(), "unusable MFA session: {e}"))
                 .ok()
         }))
+    }
+
+    /// A credential failure the files explain: a `source_profile` that
+    /// names no profile, or an SSO login that is missing or has expired.
+    fn hint(&self, e: TokenError, options: &FetchOptions) -> TokenError {
+        if !matches!(
+            e,
+            TokenError::CredentialsUnavailable { .. } | TokenError::NoCredentials { .. }
+        ) {
+            return e;
+        }
+        if let Some(profile) = self.in_use(options)
+            && let Some((from, missing)) = self.profiles.missing_source(&profile)
+        {
+            return TokenError::CredentialsUnavailable {
+                profile,
+                detail: format!(
+                    "profile {from} has source_profile = {missing}, but no profile {missing} \
+                     exists in the shared config or credentials file"
+                ),
+            };
+        }
+        self.sso_hint(e, options)
     }
 
     /// A credential failure of an SSO profile whose token is missing or

@@ -83,6 +83,7 @@ fn another(env: &TestEnv, fake: &FakeAws, signer: &str, first: &str, row: &str) 
 fn fails(env: &TestEnv, needles: &[&str]) -> Run {
     let run = env.get(HOST);
     run.assert_not_found().assert_reason(needles);
+    eprintln!("fix line: {}", run.stderr.trim());
     run
 }
 
@@ -201,7 +202,10 @@ fn a_two_hop_role_chain() {
     let other = assumed_key_id("arn:aws:iam::123456789012:role/other");
     another(&env, &fake, &other, &a, "chain");
     env.set("AWS_PROFILE", "dangling");
-    fails(&env, &["profile `dangling`", "help:"]);
+    fails(
+        &env,
+        &["profile dangling has source_profile = nowhere, but no profile nowhere exists"],
+    );
 }
 
 /// An MFA role profile (source: static keys in the credentials file).
@@ -641,4 +645,113 @@ fn instance_metadata_v2() {
     env.set("AWS_EC2_METADATA_DISABLED", "true")
         .set("DOCKER_CREDENTIAL_ECR_CACHE", "none");
     fails(&env, &["no AWS credentials found", "help:"]);
+}
+
+/// A role assumed on top of the MFA role (`source_profile = mfa`): the
+/// cached MFA session signs that AssumeRole; the MFA role itself is never
+/// assumed without a code.
+#[test]
+fn a_role_above_the_mfa_role_uses_the_cached_session() {
+    let (mut env, fake) = world(false);
+    mfa_profile(
+        &env,
+        "[profile top]\nrole_arn = arn:aws:iam::123456789012:role/top\nsource_profile = mfa\n",
+    );
+    env.set("AWS_PROFILE", "top");
+    fails(
+        &env,
+        &["profile top needs an MFA code", "login --profile top"],
+    );
+    no_sts(&fake, "above mfa");
+    env.write(
+        MFA_CACHE,
+        &cli_session(
+            "ASIAFAKEMFACLISESS01",
+            "cliSecretOne",
+            "2099-01-01T00:00:00Z",
+        ),
+    );
+    let top = assumed_key_id("arn:aws:iam::123456789012:role/top");
+    mint(&env, &fake, &top, false, "above mfa");
+    let hops: Vec<(String, String)> = fake
+        .assume_role_requests()
+        .iter()
+        .map(|r| (r.form("RoleArn").unwrap(), r.access_key_id()))
+        .collect();
+    assert_eq!(
+        hops,
+        [(
+            "arn:aws:iam::123456789012:role/top".to_string(),
+            "ASIAFAKEMFACLISESS01".to_string()
+        )]
+    );
+}
+
+/// `doctor` says when the SSO session ends, warns within the hour and fails
+/// with the login command once it is over.
+#[test]
+fn doctor_says_when_the_sso_session_ends() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let (mut env, _fake) = world(false);
+    env.write(
+        "aws/config",
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-west-2\n",
+    );
+    env.set("AWS_PROFILE", "dev");
+    let sso = |env: &TestEnv| {
+        let run = env.run(&["doctor", "--json", HOST], "");
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", run.stdout));
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "sso")
+            .cloned()
+            .unwrap_or_else(|| panic!("no sso check: {report}"))
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = |secs: u64| crate::fake_aws::iso8601(secs);
+
+    let check = sso(&env);
+    assert_eq!(check["status"], "fail", "{check}");
+    assert_eq!(check["fix"], "aws sso login --sso-session corp", "{check}");
+
+    sso_token(&env, "corp", "corpBearer", &at(now + 4 * 3600));
+    let check = sso(&env);
+    assert_eq!(check["status"], "ok", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("valid until {}", at(now + 4 * 3600))),
+        "{check}"
+    );
+
+    sso_token(&env, "corp", "corpBearer", &at(now + 1800));
+    let check = sso(&env);
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ends within the hour"),
+        "{check}"
+    );
+    assert_eq!(check["fix"], "aws sso login --sso-session corp", "{check}");
+
+    sso_token(&env, "corp", "corpBearer", "2020-01-01T00:00:00Z");
+    let check = sso(&env);
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expired at 2020-01-01T00:00:00Z"),
+        "{check}"
+    );
 }
