@@ -23,9 +23,14 @@
 //! can write into an unsigned file), and the container authorization token.
 //! A caller that cannot show the same secrets derives another key and never
 //! sees the entry. Secrets are hashed before they join the material, and only
-//! a truncated hash of the whole material is ever stored or shown. Sources
-//! whose secret we cannot see without resolving them (SSO, credential_process,
-//! instance metadata) are keyed by what selects them, as before.
+//! a truncated hash of the whole material is ever stored or shown. A role
+//! profile with `mfa_serial` is served with the role session the AWS CLI
+//! cached (see [`crate::mfa`]), so that session's secrets are in the key: a
+//! new MFA login, or another user's session, never meets the old token.
+//! Sources whose secret we cannot see without resolving them (SSO,
+//! credential_process, instance metadata) are keyed by what selects them, as
+//! before; an SSO access token in particular is refreshed by the SDK every
+//! hour, and keying by it would throw away a 12-hour ECR token each time.
 
 use std::path::{Path, PathBuf};
 

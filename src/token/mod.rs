@@ -299,4 +299,28 @@ mod tests {
         );
         assert!(!msg.contains('\n'));
     }
+
+    #[test]
+    fn mfa_and_sso_failures_name_the_command() {
+        let mfa = TokenError::MfaRequired {
+            profile: "mfa".into(),
+            lasts: "1 h".into(),
+        }
+        .to_string();
+        assert_eq!(
+            mfa,
+            "profile mfa needs an MFA code: run \"docker-credential-ecr login --profile mfa\" \
+             (or any aws command with --profile mfa) once; the session lasts 1 h"
+        );
+        let sso = TokenError::SsoLogin {
+            profile: "dev".into(),
+            state: "has expired".into(),
+            command: "aws sso login --sso-session corp".into(),
+        }
+        .to_string();
+        assert_eq!(
+            sso,
+            "the SSO session of profile dev has expired: run \"aws sso login --sso-session corp\""
+        );
+    }
 }
