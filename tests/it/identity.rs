@@ -386,6 +386,10 @@ fn mfa_via_login() {
         // botocore's key for these arguments (see src/mfa.rs).
         let cache = env.path("home/.aws/cli/cache/be7f38e914893e0fe9180207f2735e489a6b222d.json");
 
+        // A profile without mfa_serial has nothing to log in to.
+        env.run(&["login", "--profile", "base"], "")
+            .assert_reason(&["profile base assumes no role with mfa_serial"]);
+
         // No terminal: one line, nothing sent.
         let run = env.run(&["login", "--profile", "mfa"], "123456\n");
         assert!(!run.success, "{row}");
