@@ -58,6 +58,16 @@ enum Action {
     Kubelet,
     /// Print the helper's name and version.
     Version,
+    /// Ask for the MFA code of a role profile with `mfa_serial` and cache the
+    /// role session where `get` and the AWS CLI find it (~/.aws/cli/cache).
+    ///
+    /// Needs a terminal. `get` never prompts: it uses that session while it is
+    /// valid and otherwise says to run this.
+    Login {
+        /// The profile [default: $AWS_PROFILE or default].
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
+    },
     /// Show the cached tokens: registry, identity, backend, minted and expiry times.
     Status {
         /// Print JSON for scripts.
@@ -288,6 +298,7 @@ fn run_action(helper: &Helper, program: &str, action: Action) -> Answer {
             detached,
         } => daemon_command(action, idle_timeout, socket, spawn, detached),
         Action::Configure(args) => configure(helper, args),
+        Action::Login { profile } => login(helper, profile),
         Action::Doctor { host, json } => doctor(helper, host, json),
         Action::Completions { shell } => {
             let mut out = Vec::new();
@@ -398,6 +409,60 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         path_var: std::env::var_os("PATH").unwrap_or_default(),
         record: crate::configure::default_record_path(),
     })
+}
+
+/// `login`: the one place we talk to a terminal. The prompt and the code
+/// use the terminal (stderr and stdin), never stdout; without a terminal we
+/// refuse rather than wait for input that will never come.
+fn login(helper: &Helper, profile: Option<String>) -> Answer {
+    use crate::token::aws;
+    use std::io::{BufRead, IsTerminal};
+    let shown = profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_string());
+    let target = match aws::mfa_profile(profile.as_deref()) {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            return Answer::failed(format!(
+                "profile {shown} assumes no role with mfa_serial: it needs no MFA code"
+            ));
+        }
+        Err(e) => return Answer::failed(e.to_string()),
+    };
+    let serial = &target.chain.mfa_serial;
+    if !io::stdin().is_terminal() || !io::stderr().is_terminal() {
+        return Answer::failed(format!(
+            "login needs a terminal to ask for the MFA code of {serial}; run it in one \
+             (or run any aws command with --profile {shown})"
+        ));
+    }
+    let timeout = match helper.plain_options() {
+        Ok(options) => options.timeout,
+        Err(e) => return Answer::failed(e),
+    };
+    // One write: a terminal (or a program driving one) sees the whole prompt at once.
+    let prompt = format!("MFA code for {serial}: ");
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
+    drop(err);
+    let mut line = String::new();
+    if let Err(e) = io::stdin().lock().take(256).read_line(&mut line) {
+        return Answer::failed(format!("cannot read the MFA code: {e}"));
+    }
+    let code = line.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Answer::failed("an MFA code is 6 digits; nothing was sent to AWS".to_string());
+    }
+    match aws::mfa_login(&target, code, timeout) {
+        Ok(until) => Answer::ok(format!(
+            "profile {shown}: MFA session for {} cached in {}, valid until {}\n",
+            target.chain.mfa.role_arn,
+            target.cache_file.display(),
+            crate::helper::iso8601(until)
+        )),
+        Err(e) => Answer::failed(format!("login failed: {e}")),
+    }
 }
 
 /// `doctor`: a human command; the report is on stdout, the exit status says whether all is well.

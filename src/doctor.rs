@@ -51,7 +51,7 @@ impl Status {
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// Which step: path, docker, podman, credentials, token, cache, daemon.
+    /// Which step: path, docker, podman, sso, credentials, token, cache, daemon.
     pub check: &'static str,
     /// The outcome.
     pub status: Status,
@@ -325,6 +325,11 @@ fn aws_checks(helper: &Helper, context: &Context, hosts: &[String], out: &mut Ve
         Some(options) => options,
         None => helper.plain_options(),
     };
+    if let Ok(options) = &options
+        && let Some(sso) = sso_check(options)
+    {
+        out.push(sso);
+    }
     let identity = options.map_err(|e| (e, None)).and_then(|options| {
         crate::token::aws::caller_identity(region, &options).map_err(|e| {
             let fix = credentials_fix(&e);
@@ -371,6 +376,55 @@ fn aws_checks(helper: &Helper, context: &Context, hosts: &[String], out: &mut Ve
             Ok(Some(p)) => token_check(helper, host, p),
         });
     }
+}
+
+/// The SSO session the credentials depend on: when it ends, a warning
+/// within the hour, a failure once it has ended (with the login command).
+fn sso_check(options: &crate::token::FetchOptions) -> Option<Check> {
+    use crate::sso::TokenState;
+    let (login, state) = crate::token::aws::sso_status(options).ok()??;
+    let name = match &login.session {
+        Some(session) => format!("SSO session {session} (profile {})", login.profile),
+        None => format!("SSO login of profile {}", login.profile),
+    };
+    let fix = Some(login.command());
+    let now = epoch(SystemTime::now());
+    Some(match state {
+        TokenState::Valid(until) if until.saturating_sub(now) < 3600 => check(
+            "sso",
+            Status::Warn,
+            format!(
+                "{name} ends within the hour, at {} ({} min left)",
+                iso8601(until),
+                until.saturating_sub(now) / 60
+            ),
+            fix,
+        ),
+        TokenState::Valid(until) => check(
+            "sso",
+            Status::Ok,
+            format!("{name} valid until {}", iso8601(until)),
+            None,
+        ),
+        TokenState::Expired(at) => check(
+            "sso",
+            Status::Fail,
+            format!("{name} expired at {}", iso8601(at)),
+            fix,
+        ),
+        TokenState::Missing => check(
+            "sso",
+            Status::Fail,
+            format!("{name}: no cached token (not logged in)"),
+            fix,
+        ),
+        TokenState::Unreadable => check(
+            "sso",
+            Status::Fail,
+            format!("{name}: the cached token cannot be read"),
+            fix,
+        ),
+    })
 }
 
 fn credentials_fix(e: &TokenError) -> Option<String> {

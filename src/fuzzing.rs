@@ -745,7 +745,7 @@ pub fn aws_ini(data: &[u8]) {
         return;
     };
     for is_config_file in [true, false] {
-        let sections = crate::cache::key::parse_ini(text, is_config_file);
+        let sections = crate::aws_profile::parse_ini(text, is_config_file);
         let _ = format!("{sections:?}");
     }
 }

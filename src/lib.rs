@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub(crate) mod aws_profile;
 pub mod cache;
 pub mod cli;
 pub mod client_config;
@@ -32,11 +33,13 @@ pub mod helper;
 pub mod kubelet;
 pub mod logging;
 pub mod logins;
+pub mod mfa;
 pub mod protocol;
 pub mod registry;
 pub mod safe_fs;
 pub mod secret;
 pub mod settings;
+pub mod sso;
 pub mod token;
 
 /// The text of a caught panic, for turning it into a one-line error.

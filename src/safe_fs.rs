@@ -258,6 +258,18 @@ pub fn ensure_dir_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     ensure_private_dir(dir)
 }
 
+/// Makes sure we may write into `dir`, a directory another program of the
+/// user's shares (the AWS CLI's `~/.aws/cli/cache`): an existing one must be
+/// ours (it is never chmodded, and need not be private: the files we put in
+/// it are 0600); a missing one is created 0700 like [`ensure_dir_under`].
+pub fn ensure_shared_dir_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
+    match std::fs::metadata(dir) {
+        Ok(_) => may_create_in(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ensure_dir_under(anchor, dir),
+        Err(e) => Err(TrustError::io(dir, e)),
+    }
+}
+
 /// Checks, without creating anything, that [`ensure_dir_under`] could succeed.
 pub fn usable_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     may_create_in(anchor)?;

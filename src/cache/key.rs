@@ -23,14 +23,20 @@
 //! can write into an unsigned file), and the container authorization token.
 //! A caller that cannot show the same secrets derives another key and never
 //! sees the entry. Secrets are hashed before they join the material, and only
-//! a truncated hash of the whole material is ever stored or shown. Sources
-//! whose secret we cannot see without resolving them (SSO, credential_process,
-//! instance metadata) are keyed by what selects them, as before.
+//! a truncated hash of the whole material is ever stored or shown. A role
+//! profile with `mfa_serial` is served with the role session the AWS CLI
+//! cached (see [`crate::mfa`]), so that session's secrets are in the key: a
+//! new MFA login, or another user's session, never meets the old token.
+//! Sources whose secret we cannot see without resolving them (SSO,
+//! credential_process, instance metadata) are keyed by what selects them, as
+//! before; an SSO access token in particular is refreshed by the SDK every
+//! hour, and keying by it would throw away a 12-hour ECR token each time.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::aws_profile::{Profiles, Section, SectionKind, parse_ini};
 use crate::config::{Config, RegistrySettings};
 use crate::registry::{EcrRegistry, RegistryKind};
 use crate::safe_fs;
@@ -331,17 +337,8 @@ pub fn cache_key(
                 ),
             };
             material.push(format!("profile.{from}={profile}"));
-            let config_path = env("AWS_CONFIG_FILE")
-                .map(PathBuf::from)
-                .or_else(|| inputs.home.as_ref().map(|h| h.join(".aws").join("config")));
-            let creds_path = env("AWS_SHARED_CREDENTIALS_FILE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    inputs
-                        .home
-                        .as_ref()
-                        .map(|h| h.join(".aws").join("credentials"))
-                });
+            let (config_path, creds_path) =
+                crate::aws_profile::paths(inputs.env, inputs.home.as_deref());
             let read =
                 |path: &Option<PathBuf>, is_config: bool| -> Result<Vec<Section>, KeyError> {
                     Ok(match path {
@@ -352,10 +349,18 @@ pub fn cache_key(
                         None => Vec::new(),
                     })
                 };
-            let config = read(&config_path, true)?;
-            let creds = read(&creds_path, false)?;
+            let profiles = Profiles {
+                config: read(&config_path, true)?,
+                credentials: read(&creds_path, false)?,
+            };
             material.push(format!("files={config_path:?},{creds_path:?}"));
-            let chain = profile_material(&profile, &config, &creds, &mut material);
+            let chain = profile_material(
+                &profile,
+                &profiles.config,
+                &profiles.credentials,
+                &mut material,
+            );
+            mfa_session(&profiles, &profile, inputs, &mut material)?;
             let from_profile = settings.profile.is_some() || chain.has_credentials;
             for file in &chain.web_identity_files {
                 file_secret("profile.web_identity_token", file, inputs, &mut material)?;
@@ -381,6 +386,37 @@ pub fn cache_key(
         }
     };
     Ok(finish(material, label, settings))
+}
+
+/// An MFA role profile is served with the role session the AWS CLI (or our
+/// `login`) cached: the key holds that session's secrets, hashed, so a token
+/// minted with one session never goes to a caller holding another (a new
+/// MFA login, another user's home) or none at all.
+fn mfa_session(
+    profiles: &Profiles,
+    profile: &str,
+    inputs: &Inputs,
+    out: &mut Vec<String>,
+) -> Result<(), KeyError> {
+    let Some(chain) = crate::mfa::find(profiles, profile) else {
+        return Ok(());
+    };
+    let session = match &inputs.home {
+        Some(home) => (inputs.read)(&crate::mfa::cache_file(home, &chain))
+            .map_err(KeyError)?
+            .and_then(|text| crate::mfa::parse_session(&text).ok()),
+        None => None,
+    };
+    out.push(match session {
+        Some(s) => {
+            let mut secret = s.secret_access_key.expose().as_bytes().to_vec();
+            secret.push(0);
+            secret.extend_from_slice(s.session_token.expose().as_bytes());
+            format!("mfa_session={}", secret_digest("mfa_session", &secret))
+        }
+        None => "mfa_session=none".to_string(),
+    });
+    Ok(())
 }
 
 /// The key from its material, and the label naming whose it is.
@@ -494,68 +530,6 @@ fn profile_material(
         }
     }
     chain
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SectionKind {
-    Profile,
-    SsoSession,
-    Other,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Section {
-    kind: SectionKind,
-    name: String,
-    entries: Vec<(String, String)>,
-}
-
-/// A lenient reader of the AWS shared config format: sections, `key = value`,
-/// indented sub-properties folded into their parent, `#`/`;` comments.
-pub(crate) fn parse_ini(text: &str, is_config_file: bool) -> Vec<Section> {
-    let mut sections: Vec<Section> = Vec::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-            let header = header.trim();
-            let (kind, name) = if let Some(n) = header.strip_prefix("profile ") {
-                (SectionKind::Profile, n.trim())
-            } else if let Some(n) = header.strip_prefix("sso-session ") {
-                (SectionKind::SsoSession, n.trim())
-            } else if !is_config_file || header == "default" {
-                (SectionKind::Profile, header)
-            } else {
-                (SectionKind::Other, header)
-            };
-            sections.push(Section {
-                kind,
-                name: name.to_string(),
-                entries: Vec::new(),
-            });
-            continue;
-        }
-        let Some(section) = sections.last_mut() else {
-            continue;
-        };
-        let indented = raw.starts_with([' ', '\t']);
-        match line.split_once('=') {
-            Some((k, v)) if !indented => {
-                section
-                    .entries
-                    .push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-            _ => {
-                if let Some(last) = section.entries.last_mut() {
-                    last.1.push('\n');
-                    last.1.push_str(line);
-                }
-            }
-        }
-    }
-    sections
 }
 
 #[cfg(test)]
@@ -822,6 +796,31 @@ mod tests {
     }
 
     #[test]
+    fn an_mfa_profile_is_keyed_by_the_session_it_will_use() {
+        const CACHE: &str = "/home/u/.aws/cli/cache/91b385929ebc1a4af1c78c3f9ea890186d451f8d.json";
+        let session = |secret: &str| {
+            format!(
+                r#"{{"Credentials":{{"AccessKeyId":"ASIAMFA","SecretAccessKey":"{secret}","SessionToken":"t","Expiration":"2099-01-01T00:00:00Z"}}}}"#
+            )
+        };
+        let w = |file: Option<String>| {
+            let w = World::new(&[("AWS_PROFILE", "mfa")]).file(
+                CFG,
+                "[profile mfa]\nrole_arn = arn:aws:iam::123456789012:role/mfaAdmin\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\nsource_profile = base\n",
+            );
+            match file {
+                Some(text) => w.file(CACHE, &text),
+                None => w,
+            }
+            .key(H, &none())
+        };
+        assert_eq!(w(Some(session("a"))), w(Some(session("a"))));
+        assert_ne!(w(Some(session("a"))), w(Some(session("b"))));
+        assert_ne!(w(Some(session("a"))), w(None));
+        assert_eq!(w(None).label, "profile mfa");
+    }
+
+    #[test]
     fn unusable_files_fail_the_derivation_with_their_reason() {
         let env = |k: &str| (k == "AWS_CONFIG_FILE").then(|| "/dev/zero".to_string());
         let read = |p: &Path| Err(format!("{} is not a regular file", p.display()));
@@ -868,21 +867,5 @@ mod tests {
         assert_eq!(k.id.len(), 32);
         assert!(k.id.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(k, w.key(H, &none()));
-    }
-
-    #[test]
-    fn ini_reader_handles_the_aws_format() {
-        let s = parse_ini(
-            "# c\n[default]\nregion = us-east-1\n[profile a]\nRole_Arn=x\ns3 =\n  max = 1\n; c\n[sso-session s]\nsso_region = eu\n[services x]\necr =\n  endpoint_url = http://y\n",
-            true,
-        );
-        assert_eq!(s.len(), 4);
-        assert_eq!(s[0].name, "default");
-        assert_eq!(s[1].entries[0], ("role_arn".into(), "x".into()));
-        assert_eq!(s[1].entries[1], ("s3".into(), "\nmax = 1".into()));
-        assert_eq!(s[2].kind, SectionKind::SsoSession);
-        assert_eq!(s[3].kind, SectionKind::Other);
-        let c = parse_ini("[a]\naws_access_key_id = A\n", false);
-        assert_eq!(c[0].kind, SectionKind::Profile);
     }
 }

@@ -11,6 +11,7 @@
 //! under one overall deadline; throttling is retried with the SDK's jittered
 //! exponential backoff inside that deadline.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
@@ -156,7 +157,21 @@ async fn session(
         Some(identity) => {
             assume_role_with_web_identity(&region, http_client.clone(), options, identity).await?
         }
-        None => resolve_credentials(&region, http_client.clone(), options, &profile).await?,
+        None => {
+            let files = ProfileFiles::load()?;
+            match files
+                .in_use(options)
+                .and_then(|p| files.mfa(&p).map(|c| (p, c)))
+            {
+                Some((used, chain)) => {
+                    mfa_credentials(&region, http_client.clone(), options, &files, &used, &chain)
+                        .await?
+                }
+                None => resolve_credentials(&region, http_client.clone(), options, &profile)
+                    .await
+                    .map_err(|e| files.hint(e, options))?,
+            }
+        }
     };
     debug!(
         region = %region,
@@ -173,6 +188,426 @@ async fn session(
         sdk = sdk_config(&region, http_client, options, assumed).await;
     }
     Ok((sdk, expiry))
+}
+
+/// The shared config and credentials files and the home directory, as the
+/// SDK in this process will read them: what tells us, before the SDK tries,
+/// that a profile needs an MFA session or an SSO login.
+struct ProfileFiles {
+    profiles: crate::aws_profile::Profiles,
+    home: Option<PathBuf>,
+}
+
+impl ProfileFiles {
+    fn load() -> Result<ProfileFiles, TokenError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let home = env("HOME").map(PathBuf::from).or_else(dirs::home_dir);
+        let (config, credentials) = crate::aws_profile::paths(&env, home.as_deref());
+        let read = |path: Option<PathBuf>| -> Result<Option<String>, TokenError> {
+            let Some(path) = path else { return Ok(None) };
+            crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT).map_err(|e| {
+                TokenError::CredentialsUnavailable {
+                    profile: env("AWS_PROFILE").unwrap_or_else(|| "default".into()),
+                    detail: e.to_string(),
+                }
+            })
+        };
+        let (config, credentials) = (read(config)?, read(credentials)?);
+        Ok(ProfileFiles {
+            profiles: crate::aws_profile::Profiles::parse(
+                config.as_deref(),
+                credentials.as_deref(),
+            ),
+            home,
+        })
+    }
+
+    /// The profile the credentials come from, or `None` when the default
+    /// chain stops at environment keys first (as the SDK's does).
+    fn in_use(&self, options: &FetchOptions) -> Option<String> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(profile) = &options.profile {
+            return Some(profile.clone());
+        }
+        if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+            return None;
+        }
+        Some(env("AWS_PROFILE").unwrap_or_else(|| "default".to_string()))
+    }
+
+    fn mfa(&self, profile: &str) -> Option<crate::mfa::MfaChain> {
+        crate::mfa::find(&self.profiles, profile)
+    }
+
+    /// The cached MFA session for `chain`, if its file exists and parses.
+    fn mfa_session(
+        &self,
+        chain: &crate::mfa::MfaChain,
+    ) -> Result<Option<crate::mfa::Session>, TokenError> {
+        let Some(home) = &self.home else {
+            return Ok(None);
+        };
+        let path = crate::mfa::cache_file(home, chain);
+        let text = crate::safe_fs::read_text_if_exists(&path, crate::mfa::SESSION_FILE_LIMIT)
+            .map_err(|e| TokenError::CredentialsUnavailable {
+                profile: chain.mfa.profile.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(text.and_then(|t| {
+            crate::mfa::parse_session(&t)
+                .inspect_err(|e| debug!(path = %path.display(), "unusable MFA session: {e}"))
+                .ok()
+        }))
+    }
+
+    /// A credential failure the files explain: a `source_profile` that
+    /// names no profile, or an SSO login that is missing or has expired.
+    fn hint(&self, e: TokenError, options: &FetchOptions) -> TokenError {
+        if !matches!(
+            e,
+            TokenError::CredentialsUnavailable { .. } | TokenError::NoCredentials { .. }
+        ) {
+            return e;
+        }
+        if let Some(profile) = self.in_use(options)
+            && let Some((from, missing)) = self.profiles.missing_source(&profile)
+        {
+            return TokenError::CredentialsUnavailable {
+                profile,
+                detail: format!(
+                    "profile {from} has source_profile = {missing}, but no profile {missing} \
+                     exists in the shared config or credentials file"
+                ),
+            };
+        }
+        self.sso_hint(e, options)
+    }
+
+    /// A credential failure of an SSO profile whose token is missing or
+    /// expired becomes the one command that fixes it.
+    fn sso_hint(&self, e: TokenError, options: &FetchOptions) -> TokenError {
+        use crate::sso::TokenState;
+        if !matches!(
+            e,
+            TokenError::CredentialsUnavailable { .. } | TokenError::NoCredentials { .. }
+        ) {
+            return e;
+        }
+        let Some(profile) = self.in_use(options) else {
+            return e;
+        };
+        let (Some(login), Some(home)) = (crate::sso::find(&self.profiles, &profile), &self.home)
+        else {
+            return e;
+        };
+        let text = login.token_file(home).and_then(|path| {
+            crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT)
+                .ok()
+                .flatten()
+        });
+        let now = crate::cache::entry::epoch(SystemTime::now());
+        let state = match crate::sso::token_state(text.as_deref(), now) {
+            TokenState::Missing => "has no cached token (not logged in)",
+            TokenState::Expired(_) => "has expired",
+            TokenState::Unreadable => "has an unreadable cached token",
+            TokenState::Valid(_) => return e,
+        };
+        TokenError::SsoLogin {
+            profile,
+            state: state.to_string(),
+            command: login.command(),
+        }
+    }
+}
+
+/// Credentials for a profile chain that reaches an MFA role: the role
+/// session the AWS CLI (or `login`) cached, then the role hops above it.
+/// Without a usable session: [`TokenError::MfaRequired`], and no STS call.
+async fn mfa_credentials(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    options: &FetchOptions,
+    files: &ProfileFiles,
+    used: &str,
+    chain: &crate::mfa::MfaChain,
+) -> Result<Credentials, TokenError> {
+    let now = crate::cache::entry::epoch(SystemTime::now());
+    let Some(session) = files.mfa_session(chain)?.filter(|s| s.usable(now)) else {
+        return Err(TokenError::MfaRequired {
+            profile: used.to_string(),
+            lasts: crate::mfa::lasts(chain.mfa.duration_seconds),
+        });
+    };
+    debug!(profile = %chain.mfa.profile, "using the cached MFA role session");
+    let mut credentials = Credentials::new(
+        session.access_key_id,
+        session.secret_access_key.expose(),
+        Some(session.session_token.expose().clone()),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(session.expiration)),
+        "AwsCliCache",
+    );
+    for hop in &chain.above {
+        let sdk = plain_sdk_config(region, http_client.clone(), options, credentials).await;
+        let mut builder = aws_config::sts::AssumeRoleProvider::builder(&hop.role_arn)
+            .session_name(
+                hop.role_session_name
+                    .clone()
+                    .unwrap_or_else(|| SESSION_NAME.to_string()),
+            )
+            .configure(&sdk);
+        if let Some(id) = &hop.external_id {
+            builder = builder.external_id(id);
+        }
+        if let Some(secs) = hop.duration_seconds.and_then(|d| u64::try_from(d).ok()) {
+            builder = builder.session_length(Duration::from_secs(secs));
+        }
+        credentials = builder
+            .build()
+            .await
+            .provide_credentials()
+            .await
+            .map_err(|e| TokenError::AssumeRole {
+                role_arn: hop.role_arn.clone(),
+                detail: one_line(&ErrorChain(&e).to_string()),
+            })?;
+    }
+    Ok(credentials)
+}
+
+/// [`sdk_config`] without a profile: for calls whose credentials we already hold.
+async fn plain_sdk_config(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    options: &FetchOptions,
+    credentials: Credentials,
+) -> SdkConfig {
+    let options = FetchOptions {
+        profile: None,
+        ..options.clone()
+    };
+    sdk_config(region, http_client, &options, credentials).await
+}
+
+/// The SSO login the credentials in use depend on, and its token's state
+/// (for `doctor`); `Ok(None)` when they do not come from SSO.
+pub fn sso_status(
+    options: &FetchOptions,
+) -> Result<Option<(crate::sso::SsoLogin, crate::sso::TokenState)>, TokenError> {
+    let files = ProfileFiles::load()?;
+    let Some(profile) = files.in_use(options) else {
+        return Ok(None);
+    };
+    let (Some(login), Some(home)) = (crate::sso::find(&files.profiles, &profile), &files.home)
+    else {
+        return Ok(None);
+    };
+    let text = login.token_file(home).and_then(|path| {
+        crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT)
+            .ok()
+            .flatten()
+    });
+    let now = crate::cache::entry::epoch(SystemTime::now());
+    Ok(Some((login, crate::sso::token_state(text.as_deref(), now))))
+}
+
+/// What `login` needs to know before it asks for a code.
+#[derive(Debug, Clone)]
+pub struct MfaProfile {
+    /// The profile in use.
+    pub profile: String,
+    /// Its chain down to the MFA role.
+    pub chain: crate::mfa::MfaChain,
+    /// Where the session will be cached.
+    pub cache_file: PathBuf,
+    /// The home directory it is under.
+    pub home: PathBuf,
+}
+
+/// Whether `profile` (or `AWS_PROFILE`, or `default`) needs an MFA code;
+/// `Ok(None)` when it does not. Reads only local files.
+pub fn mfa_profile(profile: Option<&str>) -> Result<Option<MfaProfile>, TokenError> {
+    let files = ProfileFiles::load()?;
+    let profile = profile
+        .map(String::from)
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_string());
+    let Some(chain) = files.mfa(&profile) else {
+        return Ok(None);
+    };
+    let Some(home) = files.home else {
+        return Err(TokenError::CredentialsUnavailable {
+            profile,
+            detail: "no home directory for the AWS CLI's session cache: set HOME".to_string(),
+        });
+    };
+    Ok(Some(MfaProfile {
+        profile,
+        cache_file: crate::mfa::cache_file(&home, &chain),
+        chain,
+        home,
+    }))
+}
+
+/// Assumes the MFA role with `code` (honouring the profile's
+/// `duration_seconds`, `external_id`, `role_session_name`), using its source
+/// credentials, and caches the session where the AWS CLI looks for it (0600).
+/// Returns when the session ends (seconds since the epoch).
+pub fn mfa_login(target: &MfaProfile, code: &str, timeout: Duration) -> Result<u64, TokenError> {
+    shared_files_are_readable()?;
+    let options = FetchOptions {
+        profile: None,
+        role_arn: None,
+        timeout,
+        imds_timeout: Duration::from_secs(1),
+        imds_attempts: 2,
+        web_identity: None,
+    };
+    let files = ProfileFiles::load()?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| {
+            files
+                .profiles
+                .get(&target.chain.mfa.profile, "region")
+                .map(String::from)
+        })
+        .or_else(|| {
+            files
+                .profiles
+                .get(&target.profile, "region")
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let (session, arn, id) = without_panics(|| {
+        guarded(timeout, async {
+            let region = Region::new(region);
+            let http_client = https_client()?;
+            let source = mfa_source(&region, http_client.clone(), &files, target).await?;
+            let sdk = plain_sdk_config(&region, http_client, &options, source).await;
+            let role = &target.chain.mfa;
+            let mut request = aws_sdk_sts::Client::new(&sdk)
+                .assume_role()
+                .role_arn(&role.role_arn)
+                .role_session_name(role.role_session_name.clone().unwrap_or_else(|| {
+                    format!(
+                        "{SESSION_NAME}-{}",
+                        crate::cache::entry::epoch(SystemTime::now())
+                    )
+                }))
+                .serial_number(&target.chain.mfa_serial)
+                .token_code(code);
+            if let Some(id) = &role.external_id {
+                request = request.external_id(id);
+            }
+            if let Some(secs) = role.duration_seconds {
+                request = request.duration_seconds(i32::try_from(secs).unwrap_or(i32::MAX));
+            }
+            let output = request.send().await.map_err(classify_sts_error)?;
+            let c = output.credentials().ok_or(TokenError::EmptyResponse)?;
+            let user = output.assumed_role_user();
+            Ok((
+                crate::mfa::Session {
+                    access_key_id: c.access_key_id().to_string(),
+                    secret_access_key: crate::secret::Secret::new(
+                        c.secret_access_key().to_string(),
+                    ),
+                    session_token: crate::secret::Secret::new(c.session_token().to_string()),
+                    expiration: SystemTime::try_from(*c.expiration())
+                        .map(crate::cache::entry::epoch)
+                        .unwrap_or(0),
+                },
+                user.map(|u| u.arn().to_string()).unwrap_or_default(),
+                user.map(|u| u.assumed_role_id().to_string())
+                    .unwrap_or_default(),
+            ))
+        })
+    })?;
+    let unwritable = |e: crate::safe_fs::TrustError| TokenError::CredentialsUnavailable {
+        profile: target.profile.clone(),
+        detail: format!("cannot cache the session: {}", crate::safe_fs::reason(&e)),
+    };
+    let dir = crate::mfa::cache_dir(&target.home);
+    crate::safe_fs::ensure_shared_dir_under(&target.home, &dir).map_err(unwritable)?;
+    let text = crate::mfa::session_json(&session, &arn, &id);
+    crate::safe_fs::write_atomic(&target.cache_file, text.as_bytes()).map_err(unwritable)?;
+    Ok(session.expiration)
+}
+
+/// The MFA role's own source credentials: its `source_profile` (resolved by
+/// the SDK, which may itself assume roles or use SSO) or `credential_source`.
+async fn mfa_source(
+    region: &Region,
+    http_client: Option<SharedHttpClient>,
+    files: &ProfileFiles,
+    target: &MfaProfile,
+) -> Result<Credentials, TokenError> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    let chain = &target.chain;
+    let mut provider_config = ProviderConfig::without_region().with_region(Some(region.clone()));
+    if let Some(client) = http_client {
+        provider_config = provider_config.with_http_client(client);
+    }
+    let failed = |detail: String| TokenError::CredentialsUnavailable {
+        profile: chain.mfa.profile.clone(),
+        detail,
+    };
+    let result = match (&chain.source_profile, chain.credential_source.as_deref()) {
+        (Some(source), _) if *source == chain.mfa.profile => {
+            // A profile that is its own source signs with its own keys.
+            let get = |k: &str| files.profiles.get(source, k).map(String::from);
+            match (get("aws_access_key_id"), get("aws_secret_access_key")) {
+                (Some(id), Some(secret)) => Ok(Credentials::new(
+                    id,
+                    secret,
+                    get("aws_session_token"),
+                    None,
+                    "ProfileFile",
+                )),
+                _ => return Err(failed(format!("profile {source} has no keys of its own"))),
+            }
+        }
+        (Some(source), _) => {
+            if let Some(deeper) = files.mfa(source) {
+                return Err(failed(format!(
+                    "its source profile {source} needs an MFA code for profile {} too; log in \
+                     to that one first",
+                    deeper.mfa.profile
+                )));
+            }
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(source)
+                .configure(&provider_config)
+                .build()
+                .provide_credentials()
+                .await
+        }
+        (None, Some("Environment")) => {
+            EnvironmentVariableCredentialsProvider::new()
+                .provide_credentials()
+                .await
+        }
+        (None, Some("EcsContainer")) => {
+            aws_config::ecs::EcsCredentialsProvider::builder()
+                .configure(&provider_config)
+                .build()
+                .provide_credentials()
+                .await
+        }
+        (None, Some("Ec2InstanceMetadata")) => {
+            aws_config::imds::credentials::ImdsCredentialsProvider::builder()
+                .configure(&provider_config)
+                .build()
+                .provide_credentials()
+                .await
+        }
+        (None, other) => {
+            return Err(failed(format!(
+                "it names neither source_profile nor a known credential_source ({other:?})"
+            )));
+        }
+    };
+    result.map_err(|e| classify_credentials_error(&e, &chain.mfa.profile))
 }
 
 /// Who AWS says we are (STS GetCallerIdentity), for `doctor` and `configure --region`.

@@ -192,6 +192,29 @@ pub enum TokenError {
         /// What STS (or the way to it) said.
         detail: String,
     },
+    /// The profile's role needs an MFA code and no cached session is usable.
+    /// Never answered by calling AssumeRole without a code: that can only
+    /// fail, and repeated failures can lock the user out.
+    #[error(
+        "profile {profile} needs an MFA code: run \"docker-credential-ecr login --profile {profile}\" \
+         (or any aws command with --profile {profile}) once; the session lasts {lasts}"
+    )]
+    MfaRequired {
+        /// The profile in use.
+        profile: String,
+        /// How long the session `login` makes lasts, e.g. `1 h`.
+        lasts: String,
+    },
+    /// The profile's SSO token is missing or expired: only a new login helps.
+    #[error("the SSO session of profile {profile} {state}: run \"{command}\"")]
+    SsoLogin {
+        /// The profile in use.
+        profile: String,
+        /// `has expired`, `is missing`…
+        state: String,
+        /// `aws sso login --profile P` or `aws sso login --sso-session S`.
+        command: String,
+    },
     /// The API answered without any authorization data.
     #[error("the ECR API returned no authorization data")]
     EmptyResponse,
@@ -275,5 +298,29 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn mfa_and_sso_failures_name_the_command() {
+        let mfa = TokenError::MfaRequired {
+            profile: "mfa".into(),
+            lasts: "1 h".into(),
+        }
+        .to_string();
+        assert_eq!(
+            mfa,
+            "profile mfa needs an MFA code: run \"docker-credential-ecr login --profile mfa\" \
+             (or any aws command with --profile mfa) once; the session lasts 1 h"
+        );
+        let sso = TokenError::SsoLogin {
+            profile: "dev".into(),
+            state: "has expired".into(),
+            command: "aws sso login --sso-session corp".into(),
+        }
+        .to_string();
+        assert_eq!(
+            sso,
+            "the SSO session of profile dev has expired: run \"aws sso login --sso-session corp\""
+        );
     }
 }

@@ -90,6 +90,7 @@ struct State {
     token_calls: usize,
     ttl_secs: f64,
     deny_web_identity: bool,
+    expired_sso: Vec<String>,
 }
 
 /// A running fake; it stops with the test process.
@@ -111,6 +112,7 @@ impl FakeAws {
             token_calls: 0,
             ttl_secs: 12.0 * 3600.0,
             deny_web_identity: false,
+            expired_sso: Vec::new(),
         }));
         let fake = FakeAws { url, state };
         let server = fake.clone();
@@ -136,6 +138,16 @@ impl FakeAws {
     /// Makes every AssumeRoleWithWebIdentity fail with InvalidIdentityToken.
     pub fn deny_web_identity(&self) {
         self.state.lock().unwrap().deny_web_identity = true;
+    }
+
+    /// Makes the SSO portal refuse `bearer`, as it does once the login has expired.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn expire_sso_token(&self, bearer: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .expired_sso
+            .push(bearer.to_string());
     }
 
     /// Requests that assumed a role with a web identity token.
@@ -174,6 +186,7 @@ impl FakeAws {
             return;
         }
         let (mut length, mut target, mut authorization) = (0usize, String::new(), String::new());
+        let mut headers: Vec<(String, String)> = Vec::new();
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -185,6 +198,7 @@ impl FakeAws {
             }
             if let Some((name, value)) = line.split_once(':') {
                 let value = value.trim().to_string();
+                headers.push((name.to_ascii_lowercase(), value.clone()));
                 match name.to_ascii_lowercase().as_str() {
                     "content-length" => length = value.parse().unwrap_or(0),
                     "x-amz-target" => target = value,
@@ -196,6 +210,29 @@ impl FakeAws {
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
+        }
+        let path = request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        if path.starts_with("/latest/") {
+            return self.imds(
+                stream,
+                &request_line,
+                &path,
+                &header("x-aws-ec2-metadata-token"),
+            );
+        }
+        if path.starts_with("/federation/credentials") {
+            return self.sso_portal(stream, &path, &header("x-amz-sso_bearer_token"));
         }
         if request_line.starts_with("GET ") {
             return self.container_credentials(stream, authorization);
@@ -248,7 +285,16 @@ impl FakeAws {
                 r#"{"authorizationData":[{"authorizationToken":"%%%not-base64%%%","expiresAt":4102444800}]}"#
                     .to_string(),
             ),
-            Reply::Token if target == "STS.AssumeRole" => ("200 OK", "text/xml", assume_role_xml()),
+            Reply::Token if target == "STS.AssumeRole" => match assume_role_refusal(&recorded) {
+                Some(message) => (
+                    "403 Forbidden",
+                    "text/xml",
+                    format!(
+                        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>fake</RequestId></ErrorResponse>"#
+                    ),
+                ),
+                None => ("200 OK", "text/xml", assume_role_xml(&recorded)),
+            },
             Reply::Token if target == "STS.GetCallerIdentity" => {
                 ("200 OK", "text/xml", caller_identity_xml())
             }
@@ -297,6 +343,117 @@ impl FakeAws {
         let _ = stream.flush();
     }
 
+    fn respond(stream: &mut TcpStream, status: &str, content_type: &str, payload: &str) {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        let _ = stream.flush();
+    }
+
+    fn record(&self, target: &str, authorization: &str, body: &str) {
+        self.state.lock().unwrap().requests.push(Recorded {
+            target: target.to_string(),
+            authorization: authorization.to_string(),
+            body: body.to_string(),
+        });
+    }
+
+    /// The instance metadata service, v2 only: a session token from
+    /// `PUT /latest/api/token`, then the role name and its credentials, each
+    /// refused without that token.
+    fn imds(&self, mut stream: TcpStream, request_line: &str, path: &str, token: &str) {
+        const ROLE: &str = "ecr-node";
+        if request_line.starts_with("PUT ") && path == "/latest/api/token" {
+            self.record("IMDS.Token", "", "");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-aws-ec2-metadata-token-ttl-seconds: 21600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{IMDS_TOKEN}",
+                IMDS_TOKEN.len()
+            );
+            return;
+        }
+        if token != IMDS_TOKEN {
+            self.record("IMDS.Unauthorized", "", path);
+            return Self::respond(&mut stream, "401 Unauthorized", "text/plain", "");
+        }
+        let prefix = "/latest/meta-data/iam/security-credentials/";
+        match path.strip_prefix(prefix) {
+            Some("") => {
+                self.record("IMDS.Role", "", "");
+                Self::respond(&mut stream, "200 OK", "text/plain", ROLE)
+            }
+            Some(role) if role == ROLE => {
+                self.record("IMDS.Credentials", "", role);
+                let payload = format!(
+                    r#"{{"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{IMDS_KEY_ID}","SecretAccessKey":"imdsSecret","Token":"imdsSession","Expiration":"2099-01-01T00:00:00Z"}}"#
+                );
+                Self::respond(&mut stream, "200 OK", "application/json", &payload)
+            }
+            _ => {
+                self.record("IMDS.Other", "", path);
+                Self::respond(&mut stream, "404 Not Found", "text/plain", "")
+            }
+        }
+    }
+
+    /// The SSO portal's GetRoleCredentials: each bearer token (one per SSO
+    /// login) gets its own access key id; account and role are recorded.
+    fn sso_portal(&self, mut stream: TcpStream, path: &str, bearer: &str) {
+        let query = path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        self.record("SSO.GetRoleCredentials", bearer, query);
+        let expired = self
+            .state
+            .lock()
+            .unwrap()
+            .expired_sso
+            .iter()
+            .any(|t| t == bearer);
+        if bearer.is_empty() || expired {
+            return Self::respond(
+                &mut stream,
+                "401 Unauthorized",
+                "application/json",
+                r#"{"message":"Session token not found or invalid"}"#,
+            );
+        }
+        let payload = format!(
+            r#"{{"roleCredentials":{{"accessKeyId":"{}","secretAccessKey":"ssoSecret","sessionToken":"ssoSession","expiration":4102444800000}}}}"#,
+            sso_key_id(bearer)
+        );
+        Self::respond(&mut stream, "200 OK", "application/json", &payload)
+    }
+
+    /// Requests that reached a credential source rather than ECR: STS, the
+    /// SSO portal, instance metadata, container credentials.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn credential_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.target.ends_with(".GetAuthorizationToken"))
+            .collect()
+    }
+
+    /// Requests to the SSO portal (the bearer token is in `authorization`,
+    /// `role_name=…&account_id=…` in `body`).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn sso_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target == "SSO.GetRoleCredentials")
+            .collect()
+    }
+
+    /// AssumeRole calls (form parameters in `body`).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn assume_role_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target == "STS.AssumeRole")
+            .collect()
+    }
+
     /// Requests to the container credentials endpoint.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fn container_requests(&self) -> Vec<Recorded> {
@@ -305,6 +462,23 @@ impl FakeAws {
             .filter(|r| r.target == "Container.GetCredentials")
             .collect()
     }
+}
+
+/// The instance metadata session token the fake hands out.
+pub const IMDS_TOKEN: &str = "fake-imds-session-token";
+
+/// The access key id of the instance role.
+pub const IMDS_KEY_ID: &str = "ASIAIMDSINSTANCEROLE";
+
+/// The access key id the SSO portal hands to the bearer of `token`.
+pub fn sso_key_id(token: &str) -> String {
+    let tag: String = token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(9)
+        .collect();
+    format!("ASIAFAKESSO{tag:0<9}")
 }
 
 /// The access key id the container endpoint hands to the bearer of `token`.
@@ -347,15 +521,93 @@ fn token_json(req: &Recorded, n: usize, ttl_secs: f64) -> String {
     )
 }
 
-fn assume_role_xml() -> String {
+/// The MFA code the fake STS accepts; any other is refused, like STS does.
+pub const MFA_CODE: &str = "123456";
+
+/// Why STS would refuse this AssumeRole: a role that needs MFA (a
+/// `SerialNumber`, or a role named `mfa…`) without the right code.
+fn assume_role_refusal(req: &Recorded) -> Option<String> {
+    let role = req.form("RoleArn").unwrap_or_default();
+    let needs_mfa = req.form("SerialNumber").is_some() || role.contains(":role/mfa");
+    match req.form("TokenCode") {
+        _ if !needs_mfa => None,
+        Some(code) if code == MFA_CODE => None,
+        Some(_) => {
+            Some("MultiFactorAuthentication failed with invalid MFA one time pass code.".into())
+        }
+        None => Some(format!(
+            "User is not authorized to perform: sts:AssumeRole on resource: {role} (MFA required)"
+        )),
+    }
+}
+
+/// The access key id the fake hands out for a role: `ecr-pull` keeps the
+/// historical [`ASSUMED_KEY_ID`]; any other role gets one naming it.
+pub fn assumed_key_id(role_arn: &str) -> String {
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    if name == "ecr-pull" {
+        return ASSUMED_KEY_ID.to_string();
+    }
+    let tag: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(8)
+        .collect();
+    format!("ASIAFAKEROLE{tag:0<8}")
+}
+
+fn assume_role_xml(req: &Recorded) -> String {
+    let role = req.form("RoleArn").unwrap_or_default();
+    let key = assumed_key_id(&role);
+    // A session asked for with a duration ends then; otherwise far away.
+    let expiration = match req
+        .form("DurationSeconds")
+        .and_then(|d| d.parse::<u64>().ok())
+    {
+        Some(secs) => iso8601(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + secs,
+        ),
+        None => "2099-01-01T00:00:00Z".to_string(),
+    };
+    // Each session has its own secret, as real ones do.
+    let n = NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!(
         r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
 <AssumeRoleResult>
-<Credentials><AccessKeyId>{ASSUMED_KEY_ID}</AccessKeyId><SecretAccessKey>fakeAssumedSecretKeyDoNotLog</SecretAccessKey><SessionToken>fakeAssumedSessionTokenDoNotLog</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
-<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/ecr-pull/docker-credential-ecr</Arn><AssumedRoleId>AROAFAKE:docker-credential-ecr</AssumedRoleId></AssumedRoleUser>
+<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>fakeAssumedSecretKeyDoNotLog{n}</SecretAccessKey><SessionToken>fakeAssumedSessionTokenDoNotLog{n}</SessionToken><Expiration>{expiration}</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/{}/docker-credential-ecr</Arn><AssumedRoleId>AROAFAKE:docker-credential-ecr</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult>
 <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
-</AssumeRoleResponse>"#
+</AssumeRoleResponse>"#,
+        role.rsplit('/').next().unwrap_or_default()
+    )
+}
+
+static NEXT_SESSION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch.
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
     )
 }
 

@@ -186,6 +186,16 @@ impl TestEnv {
         cmd
     }
 
+    /// Any program, with this environment and `$BIN` naming the helper.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub fn program(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .env("BIN", BIN);
+        cmd
+    }
+
     pub fn run(&self, args: &[&str], stdin: &str) -> Run {
         run_command(self.command(args), stdin)
     }

@@ -21,6 +21,8 @@ mod fuzzing;
 mod get;
 #[cfg(target_os = "linux")]
 mod hardening;
+#[cfg(unix)]
+mod identity;
 mod kubelet;
 #[cfg(unix)]
 mod logins;

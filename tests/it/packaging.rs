@@ -25,6 +25,7 @@ fn man_pages_render_without_warnings() {
         "docker-credential-ecr-configure.1",
         "docker-credential-ecr-doctor.1",
         "docker-credential-ecr-get.1",
+        "docker-credential-ecr-login.1",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
