@@ -129,6 +129,11 @@ struct ConfigureArgs {
     /// ECR Public (public.ecr.aws).
     #[arg(long)]
     public: bool,
+    /// Every registry: set docker's "credsStore" to "ecr" (ECR hosts are minted, other
+    /// `docker login`s are stored by this helper). The logins of the credsStore it replaces
+    /// are copied first; credHelpers entries keep precedence.
+    #[arg(long)]
+    store: bool,
     /// Also configure podman, buildah and skopeo (containers auth.json).
     #[arg(long)]
     podman: bool,
@@ -339,9 +344,16 @@ fn daemon_command(
 /// `configure`: a human command, so its report goes to stdout like any CLI's.
 fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
     use crate::client_config::{self, ContainersAuth};
-    if args.registries.is_empty() && args.regions.is_empty() && !args.public && !args.remove {
+    if args.registries.is_empty()
+        && args.regions.is_empty()
+        && !args.public
+        && !args.store
+        && !args.remove
+    {
         return Answer::failed(
-            "name the registries: --registry HOST, --region REGION or --public".to_string(),
+            "name the registries: --registry HOST, --region REGION or --public, or --store for \
+             every registry"
+                .to_string(),
         );
     }
     let account = |region: &str| {
@@ -363,7 +375,9 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         return Answer::failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
     };
     let containers_auth = ContainersAuth::from_env(|k| std::env::var(k).ok(), dirs::home_dir());
-    let containers = match (args.podman, args.auth_file) {
+    // `--store` alone needs no credHelpers in the containers auth file.
+    let auth_entries = !hosts.is_empty() || (args.remove && !args.store);
+    let containers = match (args.podman && auth_entries, args.auth_file) {
         (false, _) => None,
         (true, Some(file)) => Some(file),
         (true, None) => match containers_auth
@@ -381,6 +395,27 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
             }
         },
     };
+    // Copying the replaced store's logins runs helpers: each is bounded like a fetch.
+    let copier = match std::env::current_exe() {
+        Ok(ours) => {
+            let config = (helper.config)().unwrap_or_default();
+            let timeout = match (helper.limits)(&config) {
+                Ok(limits) => limits.timeout,
+                Err(e) => return Answer::failed(e.to_string()),
+            };
+            Some(crate::configure::migrate::Copier {
+                path_var: std::env::var_os("PATH").unwrap_or_default(),
+                ours,
+                timeout,
+            })
+        }
+        Err(e) if args.store && !args.remove => {
+            return Answer::failed(format!(
+                "cannot find this program to copy logins into it: {e}; nothing was written"
+            ));
+        }
+        Err(_) => None,
+    };
     crate::configure::run(&crate::configure::Request {
         hosts,
         docker,
@@ -390,6 +425,11 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         dry_run: args.dry_run,
         path_var: std::env::var_os("PATH").unwrap_or_default(),
         record: crate::configure::default_record_path(),
+        store: args.store,
+        copier,
+        storage_ignored: crate::configure::migrate::storage_ignored(
+            std::env::var_os("AWS_ECR_IGNORE_CREDS_STORAGE").as_deref(),
+        ),
     })
 }
 

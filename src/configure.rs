@@ -8,6 +8,17 @@
 //! written), `--dry-run` shows the diff, and what we added is recorded — which
 //! entries, and the values they replaced — so `--remove` restores the files
 //! byte for byte instead of guessing.
+//!
+//! Two ways to route registries here. `--registry`/`--region`/`--public` add
+//! `credHelpers` entries, one per ECR registry. `--store` makes us docker's
+//! `credsStore`, which answers for every registry: ECR hosts of any account
+//! and region are minted, every other `docker login` is kept by our `store`.
+//! Both can be set at once: docker asks a `credHelpers` entry first, so
+//! entries naming `ecr` keep working unchanged under `--store`, and an entry
+//! naming another helper keeps that registry on the other helper (configure
+//! warns when that helper is not us). Before `--store` replaces another
+//! `credsStore`, that store's logins are copied into ours (see [`migrate`]),
+//! and `--remove` puts the previous value back exactly.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -20,6 +31,8 @@ use crate::client_config::{
 };
 use crate::helper::Answer;
 use crate::registry;
+
+pub mod migrate;
 
 /// More `credHelpers` entries than this make the legacy `docker build` visibly slow.
 const LONG_LIST: usize = 10;
@@ -43,6 +56,12 @@ pub struct Request {
     pub path_var: OsString,
     /// Where what we added is recorded (`None`: nowhere, `--remove` falls back to matching "ecr").
     pub record: Option<PathBuf>,
+    /// `--store`: docker's `credsStore` (every registry) instead of, or besides, `credHelpers`.
+    pub store: bool,
+    /// How to copy the logins of the `credsStore` that `--store` replaces; `None` copies nothing.
+    pub copier: Option<migrate::Copier>,
+    /// `AWS_ECR_IGNORE_CREDS_STORAGE=true`: our `store` keeps nothing, so copying would lose logins.
+    pub storage_ignored: bool,
 }
 
 /// Where `configure` records what it added, so `--remove` can undo exactly that.
@@ -99,6 +118,48 @@ struct FileRecord {
     created_cred_helpers: bool,
     /// Each host we set, with the helper it named before (`None`: no entry).
     hosts: BTreeMap<String, Option<String>>,
+    /// Set when we made `credsStore` ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    creds_store: Option<StoreRecord>,
+}
+
+impl FileRecord {
+    /// Nothing of ours is left in the file.
+    fn is_empty(&self) -> bool {
+        self.hosts.is_empty() && self.creds_store.is_none()
+    }
+}
+
+/// What `credsStore` was before `--store`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoreRecord {
+    /// Its value's JSON text exactly as written (`None`: there was no `credsStore`).
+    previous: Option<String>,
+}
+
+/// What `--remove` takes back from a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope<'a> {
+    /// Everything recorded (`--remove` alone).
+    All,
+    /// These hosts' `credHelpers` entries, and `credsStore` when `store`.
+    Only { hosts: &'a [String], store: bool },
+}
+
+impl Scope<'_> {
+    fn hosts(&self) -> Option<&[String]> {
+        match self {
+            Scope::All => None,
+            Scope::Only { hosts, .. } => Some(hosts),
+        }
+    }
+
+    fn store(&self) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only { store, .. } => *store,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,11 +207,34 @@ pub fn run(request: &Request) -> Answer {
     let mut plans = Vec::new();
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
+    let scope = if request.hosts.is_empty() && !request.store {
+        Scope::All
+    } else {
+        Scope::Only {
+            hosts: &request.hosts,
+            store: request.store,
+        }
+    };
     for path in &targets {
+        // credsStore is docker's alone: the containers tools ignore it.
+        let docker = *path == request.docker;
         let planned = if request.remove {
-            plan_remove(path, &request.hosts, &mut record, &mut notes)
+            let scope = match scope {
+                Scope::Only { hosts, .. } if !docker => Scope::Only {
+                    hosts,
+                    store: false,
+                },
+                scope => scope,
+            };
+            plan_remove(path, scope, &mut record, &mut notes)
         } else {
-            plan_add(path, &request.hosts, &mut record, &mut notes)
+            plan_add(
+                path,
+                &request.hosts,
+                request.store && docker,
+                &mut record,
+                &mut notes,
+            )
         };
         match planned {
             Ok(Some(plan)) => plans.push(plan),
@@ -167,6 +251,22 @@ pub fn run(request: &Request) -> Answer {
     }
 
     let mut out = String::new();
+    let mut copied = Vec::new();
+    if request.store && !request.remove {
+        match copy_logins(request) {
+            Ok(outcome) => {
+                copied = outcome.report;
+                warnings.extend(outcome.warnings);
+            }
+            Err(lines) => {
+                return Answer {
+                    stdout: String::new(),
+                    stderr: lines,
+                    success: false,
+                };
+            }
+        }
+    }
     for plan in &plans {
         if request.dry_run {
             out.push_str(&diff(plan));
@@ -188,7 +288,7 @@ pub fn run(request: &Request) -> Answer {
         }
         out.push_str(&plan.report);
     }
-    out.extend(notes.iter().map(|n| format!("{n}\n")));
+    out.extend(copied.iter().chain(&notes).map(|n| format!("{n}\n")));
     if request.dry_run {
         out.push_str("dry run: nothing was written\n");
     } else if !plans.is_empty() {
@@ -216,6 +316,7 @@ fn save_and_warn(request: &Request, record: &Record, warnings: &mut Vec<String>)
 fn plan_add(
     path: &Path,
     hosts: &[String],
+    store: bool,
     record: &mut Record,
     notes: &mut Vec<String>,
 ) -> Result<Option<Planned>, ClientConfigError> {
@@ -230,14 +331,28 @@ fn plan_add(
         let previous = file.set_cred_helper(host, Some(HELPER_SUFFIX));
         if previous.as_deref() != Some(HELPER_SUFFIX) {
             entry.hosts.entry(host.clone()).or_insert(previous);
-            added.push(host.as_str());
+            added.push(host.clone());
         }
+    }
+    if store && file.creds_store() != Some(HELPER_SUFFIX) {
+        let previous = file.creds_store_raw();
+        added.push(match file.creds_store() {
+            Some(old) => format!("credsStore (every registry; was {old:?})"),
+            None => "credsStore (every registry)".to_string(),
+        });
+        // The value in effect now is the one --remove must give back.
+        entry.creds_store = Some(StoreRecord { previous });
+        file.set_creds_store_raw(Some(&json_string(HELPER_SUFFIX)));
     }
     let shown = path.display();
     let Some(after) = file.changed_text() else {
+        let mut what: Vec<String> = hosts.to_vec();
+        if store {
+            what.push("every registry (credsStore)".to_string());
+        }
         notes.push(format!(
             "{shown}: already routes {} to {HELPER_BINARY}",
-            hosts.join(", ")
+            what.join(", ")
         ));
         return Ok(None);
     };
@@ -262,7 +377,7 @@ fn plan_add(
 
 fn plan_remove(
     path: &Path,
-    hosts: &[String],
+    scope: Scope,
     record: &mut Record,
     notes: &mut Vec<String>,
 ) -> Result<Option<Planned>, ClientConfigError> {
@@ -276,11 +391,11 @@ fn plan_remove(
         return Ok(None);
     }
     client_config::check_writable(path)?;
-    let targets: Vec<String> = match (&entry, hosts.is_empty()) {
-        (_, false) => hosts.to_vec(),
-        (Some(entry), true) => entry.hosts.keys().cloned().collect(),
+    let targets: Vec<String> = match (&entry, scope.hosts()) {
+        (_, Some(hosts)) => hosts.to_vec(),
+        (Some(entry), None) => entry.hosts.keys().cloned().collect(),
         // No record (state lost): everything that names us.
-        (None, true) => file
+        (None, None) => file
             .cred_helpers()
             .into_iter()
             .filter(|(_, helper)| *helper == HELPER_SUFFIX)
@@ -304,9 +419,26 @@ fn plan_remove(
             None => {}
         }
     }
+    if scope.store() {
+        let recorded = entry.as_mut().and_then(|e| e.creds_store.take());
+        match file.creds_store() {
+            Some(HELPER_SUFFIX) => {
+                let previous = recorded.and_then(|r| r.previous);
+                file.set_creds_store_raw(previous.as_deref());
+                removed.push(match &previous {
+                    Some(raw) => format!("credsStore (back to {raw})"),
+                    None => "credsStore".to_string(),
+                });
+            }
+            Some(other) if recorded.is_some() => notes.push(format!(
+                "{shown}: left credsStore alone: it now names {other:?}, not {HELPER_SUFFIX:?}"
+            )),
+            _ => {}
+        }
+    }
     let mut delete = false;
     if let Some(entry) = &entry
-        && entry.hosts.is_empty()
+        && entry.is_empty()
     {
         if entry.created_cred_helpers {
             file.drop_empty_cred_helpers();
@@ -314,7 +446,7 @@ fn plan_remove(
         delete = entry.created_file && file.is_empty();
     }
     match entry {
-        Some(e) if !e.hosts.is_empty() => {
+        Some(e) if !e.is_empty() => {
             record.files.insert(key, e);
         }
         _ => {
@@ -346,6 +478,107 @@ fn plan_remove(
     }))
 }
 
+/// A helper name as a JSON string.
+fn json_string(name: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(name).unwrap_or_default()
+}
+
+/// What copying the replaced store's logins said.
+#[derive(Debug, Default)]
+struct Copied {
+    /// For the report on stdout.
+    report: Vec<String>,
+    /// For stderr.
+    warnings: Vec<String>,
+}
+
+/// Copies (with `--dry-run`: lists) the logins of the `credsStore` that
+/// `--store` is about to replace; `Err` holds one line per failure, and then
+/// nothing may be written.
+fn copy_logins(request: &Request) -> Result<Copied, Vec<String>> {
+    let mut copied = Copied::default();
+    let Some(copier) = &request.copier else {
+        return Ok(copied);
+    };
+    let docker = ConfigFile::load(&request.docker).map_err(|e| vec![e.to_string()])?;
+    let Some(old) = docker.creds_store().filter(|s| *s != HELPER_SUFFIX) else {
+        return Ok(copied);
+    };
+    let program = format!("docker-credential-{old}");
+    let kept = format!("\"credsStore\": {old:?} still in place; nothing was written");
+    let Some(exe) = copier.locate(old) else {
+        copied.warnings.push(format!(
+            "warning: {program} is not on PATH, so docker cannot read its logins either: \
+             there is nothing to copy"
+        ));
+        return Ok(copied);
+    };
+    let listing = copier
+        .list(old, &exe)
+        .map_err(|e| vec![format!("cannot copy the logins in {program}: {e}; {kept}")])?;
+    if !listing.skipped.is_empty() {
+        copied.report.push(format!(
+            "not copied from {program}: {} ({HELPER_BINARY} mints ECR tokens itself)",
+            listing.skipped.join(", ")
+        ));
+    }
+    if listing.copy.is_empty() {
+        copied
+            .report
+            .push(format!("{program} holds no other logins: nothing to copy"));
+        return Ok(copied);
+    }
+    let names: Vec<&str> = listing.copy.iter().map(|l| l.server.as_str()).collect();
+    let names = names.join(", ");
+    let count = listing.copy.len();
+    if request.storage_ignored {
+        return Err(vec![format!(
+            "AWS_ECR_IGNORE_CREDS_STORAGE=true makes {HELPER_BINARY} keep no logins, so the {count} \
+             in {program} ({names}) would be lost: unset it, or log in again after switching; {kept}"
+        )]);
+    }
+    if request.dry_run {
+        copied.report.push(format!(
+            "would copy {count} login(s) from {program} into {HELPER_BINARY}: {names}"
+        ));
+        return Ok(copied);
+    }
+    // Every login is read before any is stored: a failing old store copies nothing.
+    let mut errors = Vec::new();
+    let mut logins = Vec::new();
+    for login in &listing.copy {
+        match copier.get(old, &exe, &login.server) {
+            Ok(credentials) => logins.push(credentials),
+            Err(e) => {
+                let wedged = matches!(e, migrate::MigrateError::TimedOut { .. });
+                errors.push(format!("cannot copy {}: {e}", login.server));
+                // The next get would hang the same way.
+                if wedged {
+                    break;
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        for credentials in &logins {
+            if let Err(e) = copier.store(credentials) {
+                errors.push(format!("cannot copy {}: {e}", credentials.server));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.push(format!("no login was lost: {kept}"));
+        return Err(errors);
+    }
+    copied.report.push(format!(
+        "copied {count} login(s) from {program} into {HELPER_BINARY}: {names}; {program} keeps \
+         its copies, so `{HELPER_BINARY} configure --remove` restores \"credsStore\": {old:?} \
+         with nothing lost"
+    ));
+    Ok(copied)
+}
+
 /// Things that will still stop the helper from being used after a successful configure.
 fn add_warnings(request: &Request, docker_after: Option<&str>) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -367,6 +600,18 @@ fn add_warnings(request: &Request, docker_after: Option<&str>) -> Vec<String> {
                  and crane ask for, go to docker-credential-{store}",
                 request.docker.display()
             ));
+        }
+        if request.store && docker.creds_store() == Some(HELPER_SUFFIX) {
+            for (host, helper) in docker.cred_helpers() {
+                if helper != HELPER_SUFFIX && registry::parse_host(host).is_some() {
+                    warnings.push(format!(
+                        "warning: {}: credHelpers still sends {host} to docker-credential-{helper} \
+                         (docker asks credHelpers before credsStore): run `{HELPER_BINARY} \
+                         configure --registry {host}` or delete that entry",
+                        request.docker.display()
+                    ));
+                }
+            }
         }
         let count = docker.cred_helpers().len();
         if count > LONG_LIST {

@@ -391,3 +391,240 @@ fn r12_configure_as_root_never_writes_into_another_users_directory() {
         "nothing created in the user's directory"
     );
 }
+
+/// A docker config using another credsStore, as Docker Desktop leaves it.
+const DESKTOP: &str =
+    "{\n\t\"auths\": {},\n\t\"credsStore\": \"desktop\",\n\t\"currentContext\": \"default\"\n}";
+
+#[test]
+fn store_sets_creds_store_and_remove_restores_the_old_one_exactly() {
+    for original in [
+        DESKTOP.to_string(),
+        // An escaped value comes back as written.
+        "{\"credsStore\":\"desk\\u0074op\"}\n".to_string(),
+        // No credsStore: --remove takes the key out again.
+        format!("{{\n\t\"credHelpers\": {{\n\t\t\"{HOST}\": \"ecr\"\n\t}}\n}}"),
+    ] {
+        let env = TestEnv::new();
+        let path = env.write(DOCKER, &original);
+        // `desktop` is not on this PATH: docker cannot read its logins either.
+        let run = configure(&env, &["--store"]);
+        assert!(run.success, "{}", run.stderr);
+        let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+        assert_eq!(v["credsStore"], "ecr", "{}", read(&path));
+        assert!(
+            run.stdout.contains("credsStore (every registry"),
+            "{}",
+            run.stdout
+        );
+        let again = configure(&env, &["--store"]);
+        assert!(
+            again.stdout.contains("already routes every registry"),
+            "{}",
+            again.stdout
+        );
+
+        let run = configure(&env, &["--remove", "--store"]);
+        assert!(run.success, "{}", run.stderr);
+        assert_eq!(read(&path), original, "byte-identical after --remove");
+    }
+}
+
+#[test]
+fn store_and_registry_entries_are_taken_back_separately() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, DESKTOP);
+    assert!(configure(&env, &["--store", "--registry", HOST]).success);
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(
+        (&v["credsStore"], &v["credHelpers"][HOST]),
+        (&"ecr".into(), &"ecr".into())
+    );
+    // Only credsStore goes back; the credHelpers entry stays.
+    let run = configure(&env, &["--remove", "--store"]);
+    assert!(run.stdout.contains("back to \"desktop\""), "{}", run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(
+        (&v["credsStore"], &v["credHelpers"][HOST]),
+        (&"desktop".into(), &"ecr".into())
+    );
+    // --remove alone takes the rest.
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&path), DESKTOP);
+
+    // A file configure created goes away again.
+    let fresh = TestEnv::new();
+    assert!(configure(&fresh, &["--store"]).success);
+    assert_eq!(
+        read(&fresh.path(DOCKER)),
+        "{\n\t\"credsStore\": \"ecr\"\n}\n"
+    );
+    assert!(configure(&fresh, &["--remove"]).success);
+    assert!(!fresh.path(DOCKER).exists());
+}
+
+#[test]
+fn store_keeps_other_helpers_entries_and_says_so() {
+    let env = TestEnv::new();
+    let other = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
+    env.write(
+        DOCKER,
+        &format!("{{\"credHelpers\": {{\"{HOST}\": \"ecr\", \"{other}\": \"ecr-login\"}}}}"),
+    );
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "credHelpers still sends {other} to docker-credential-ecr-login"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&format!("sends {HOST}")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A fake `docker-credential-fakeold` first on PATH; it logs each call (never a secret) to `calls.log`.
+fn fake_old_store(env: &mut TestEnv, get_body: &str) -> std::path::PathBuf {
+    let log = env.path("fakeold/calls.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$1\" >> '{log}'\ncase \"$1\" in\n\
+         list) printf '{{\"ghcr.io\":\"bob\",\"https://index.docker.io/v1/\":\"alice\",\"{HOST}\":\"AWS\"}}\\n' ;;\n\
+         get) read -r server; echo \"get $server\" >> '{log}'\n{get_body}\n ;;\n\
+         *) echo unsupported; exit 1 ;;\nesac\n",
+        log = log.display()
+    );
+    let exe = env.write("fakeold/docker-credential-fakeold", &script);
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        env.path("fakeold").display(),
+        env.var("PATH").unwrap_or_default()
+    );
+    env.set("PATH", &path);
+    log
+}
+
+/// The secrets the fake store hands out; they must never be printed.
+const OLD_SECRETS: [&str; 2] = ["ghp_fakeOldSecret1", "dckr_fakeOldSecret2"];
+
+const ANSWERING: &str = "case \"$server\" in\n\
+    ghcr.io) printf '{\"ServerURL\":\"ghcr.io\",\"Username\":\"bob\",\"Secret\":\"ghp_fakeOldSecret1\"}\\n' ;;\n\
+    https://index.docker.io/v1/) printf '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"dckr_fakeOldSecret2\"}\\n' ;;\n\
+    *) echo 'credentials not found in native keychain'; exit 1 ;;\n\
+    esac";
+
+fn assert_no_secret(run: &crate::harness::Run) {
+    for secret in OLD_SECRETS {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "secret printed:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn store_dry_run_names_the_logins_it_would_copy_and_copies_nothing() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, ANSWERING);
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store", "--dry-run"]);
+    assert!(run.success, "{}", run.stderr);
+    assert_no_secret(&run);
+    assert!(
+        run.stdout.contains(
+            "would copy 2 login(s) from docker-credential-fakeold into docker-credential-ecr: \
+             ghcr.io, https://index.docker.io/v1/"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!(
+        "not copied from docker-credential-fakeold: {HOST}"
+    )));
+    assert!(
+        run.stdout.ends_with("dry run: nothing was written\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+    assert_eq!(
+        read(&log),
+        "list\n",
+        "only list was asked, no secret was read"
+    );
+}
+
+#[test]
+fn store_refuses_to_migrate_when_our_store_would_keep_nothing() {
+    let mut env = TestEnv::new();
+    fake_old_store(&mut env, ANSWERING);
+    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("AWS_ECR_IGNORE_CREDS_STORAGE=true")
+            && run.stderr.contains("ghcr.io, https://index.docker.io/v1/")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+}
+
+#[test]
+fn store_writes_nothing_when_the_old_store_fails_a_get() {
+    let mut env = TestEnv::new();
+    let failing = "case \"$server\" in\n\
+        ghcr.io) printf '{\"ServerURL\":\"ghcr.io\",\"Username\":\"bob\",\"Secret\":\"ghp_fakeOldSecret1\"}\\n' ;;\n\
+        *) echo 'the keyring is locked'; exit 1 ;;\n\
+        esac";
+    let log = fake_old_store(&mut env, failing);
+    let path = env.write(DOCKER, DESKTOP.replace("desktop", "fakeold").as_str());
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert_no_secret(&run);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].contains("cannot copy https://index.docker.io/v1/")
+            && lines[0].contains("\"the keyring is locked\" (exit status 1)"),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[1].contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(read(&path), DESKTOP.replace("desktop", "fakeold"));
+    assert!(!env.path("home/.docker/config.json.bak").exists());
+    // Nothing was stored: the reads come first, and one failed.
+    let calls = read(&log);
+    assert!(!calls.contains("store"), "{calls}");
+}
+
+#[test]
+fn store_gives_up_on_a_wedged_old_store_and_writes_nothing() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, "sleep 600");
+    env.set("DOCKER_CREDENTIAL_ECR_TIMEOUT", "1");
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].contains(
+            "cannot copy ghcr.io: docker-credential-fakeold get did not answer within 1s"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+    // It gave up after the first hung get rather than hanging once per login.
+    assert_eq!(read(&log).matches("get ").count(), 1, "{}", read(&log));
+}
