@@ -38,6 +38,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DOCKER_CREDENTIAL_ECR_LINK");
+    git_commit();
 
     let var = |name: &str| env::var(name).unwrap_or_default();
     let linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
@@ -176,4 +177,43 @@ fn probe(cc: &str, out: &Path, args: &[&str], name: &str) -> bool {
         && Command::new(&program)
             .output()
             .is_ok_and(|o| o.status.success() && o.stdout == b"linked\n")
+}
+
+/// The commit the binary is built from, for the `-v` banner the Go helper's
+/// users may parse (`Git commit:`): `DOCKER_CREDENTIAL_ECR_GIT_COMMIT` (for
+/// packagers building from a tarball), else `git` when building in a checkout,
+/// else "unknown". Rebuilt when HEAD moves, so the banner is never stale.
+fn git_commit() {
+    println!("cargo:rerun-if-env-changed=DOCKER_CREDENTIAL_ECR_GIT_COMMIT");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = env::var("DOCKER_CREDENTIAL_ECR_GIT_COMMIT")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+            // HEAD names a branch whose ref moves with each commit; watch both.
+            for path in ["HEAD", "packed-refs"] {
+                if let Some(p) = git(&["rev-parse", "--path-format=absolute", "--git-path", path]) {
+                    println!("cargo:rerun-if-changed={p}");
+                }
+            }
+            let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            if let Some(p) = branch.and_then(|branch| {
+                git(&["rev-parse", "--path-format=absolute", "--git-path", &branch])
+            }) {
+                println!("cargo:rerun-if-changed={p}");
+            }
+            Some(commit)
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=DOCKER_CREDENTIAL_ECR_GIT_COMMIT={commit}");
 }

@@ -169,6 +169,10 @@ enum DaemonAction {
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let program = program_name(&args);
+    // The Go helper answers `-v` with a banner; scripts written for it check that.
+    if args.len() == 2 && args[1] == "-v" {
+        return emit(&program, &Answer::ok(version_banner(&program)));
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return argument_error(&program, &args, e),
@@ -201,7 +205,10 @@ pub fn main() -> ExitCode {
     } else {
         None
     };
+    let env = |k: &str| std::env::var(k).ok();
+    let open_logins = || (!crate::logins::ignored(env)).then(|| crate::logins::Logins::open(env));
     let helper = Helper {
+        logins: &open_logins,
         source: &source,
         config: &Config::load,
         limits: &Limits::from_env,
@@ -522,6 +529,15 @@ fn argument_error(program: &str, args: &[OsString], e: clap::Error) -> ExitCode 
             )
         }
     }
+}
+
+/// The Go helper's `-v` layout: name, `Version:`, `Git commit:`.
+fn version_banner(program: &str) -> String {
+    format!(
+        "{program}\nVersion:    {}\nGit commit: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("DOCKER_CREDENTIAL_ECR_GIT_COMMIT")
+    )
 }
 
 fn program_name(args: &[OsString]) -> String {

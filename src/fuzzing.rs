@@ -170,6 +170,7 @@ fn with_helper(fail: bool, action: impl FnOnce(&Helper) -> Answer) -> Answer {
         cache: &cache,
         inputs: &inputs,
         daemon: None,
+        logins: &|| None,
     };
     action(&helper)
 }

@@ -22,6 +22,7 @@ use crate::config::{Config, ConfigError};
 use crate::daemon::wire::{FetchReply, FetchRequest, WIRE_VERSION};
 use crate::daemon::{Outcome, TokenDaemon};
 use crate::kubelet;
+use crate::logins::{Login, Logins};
 use crate::protocol::{self, canonical_host, parse_server_url, parse_store_request};
 use crate::registry::{self, EcrRegistry};
 use crate::settings::{Limits, SettingsError};
@@ -85,6 +86,10 @@ pub type LimitsLoader<'a> = &'a dyn Fn(&Config) -> Result<Limits, SettingsError>
 /// Opens the token cache (or none); injected so tests choose the backend.
 pub type CacheLoader<'a> = &'a dyn Fn() -> Option<Cache>;
 
+/// Opens the store for other registries' logins; `None` when the user chose
+/// not to keep logins ([`crate::logins::IGNORE_ENV`]). Injected so tests choose.
+pub type LoginsLoader<'a> = &'a dyn Fn() -> Option<Logins>;
+
 /// How long a `get` queues behind another process fetching the same token,
 /// beyond the fetch timeout itself, before fetching on its own.
 const LOCK_SLACK: Duration = Duration::from_secs(2);
@@ -103,6 +108,8 @@ pub struct Helper<'a> {
     pub inputs: &'a Inputs<'a>,
     /// The token daemon to ask first, if `get` may use one.
     pub daemon: Option<&'a dyn TokenDaemon>,
+    /// Where `docker login` credentials for other registries are kept.
+    pub logins: LoginsLoader<'a>,
 }
 
 /// An ECR request worked out down to who asks and how long we may take.
@@ -185,11 +192,11 @@ impl Helper<'_> {
             Err(e) => return Answer::error(e.to_string()),
         };
         let Some(host) = canonical_host(&server_url) else {
-            return Answer::not_found(None);
+            return self.stored_login(&server_url);
         };
         let prepared = match self.prepare(&host) {
             Ok(Some(prepared)) => prepared,
-            Ok(None) => return Answer::not_found(None),
+            Ok(None) => return self.stored_login(&server_url),
             Err(reason) => return Answer::not_found(Some(reason)),
         };
         match self.obtain(&host, &prepared, true) {
@@ -199,6 +206,24 @@ impl Helper<'_> {
                 &token.password,
             )),
             Err(reason) => Answer::not_found(Some(reason)),
+        }
+    }
+
+    /// `get` for a registry that is not ECR: the login `docker login` stored, if any.
+    fn stored_login(&self, server_url: &str) -> Answer {
+        let Some(logins) = (self.logins)() else {
+            return Answer::not_found(None);
+        };
+        match logins.get(server_url) {
+            Ok(Some(login)) => Answer::ok(protocol::format_get_response(
+                server_url,
+                &login.username,
+                &login.secret,
+            )),
+            Ok(None) => Answer::not_found(None),
+            Err(e) => Answer::not_found(Some(format!(
+                "{server_url}: the stored login cannot be read: {e}"
+            ))),
         }
     }
 
@@ -368,28 +393,43 @@ impl Helper<'_> {
         }
     }
 
-    /// `store`: succeeds for ECR so `docker login` works; tokens are minted on demand, not kept.
+    /// `store`: for ECR it succeeds and keeps nothing (tokens are minted on
+    /// demand); any other registry's login is kept in the login store, so
+    /// `docker login` works with `credsStore: "ecr"`.
     pub fn store(&self, stdin: &[u8]) -> Answer {
         let request = match parse_store_request(stdin) {
             Ok(request) => request,
             Err(e) => return Answer::error(e.to_string()),
         };
-        let Some(host) = canonical_host(&request.server_url) else {
-            return Answer::error(format!(
-                "{:?} is not a registry host name",
-                request.server_url
-            ));
+        let server_url = request.server_url.trim();
+        if let Some(host) = canonical_host(server_url) {
+            match self.is_ecr(&host) {
+                Ok(true) => {
+                    debug!(%host, "store: nothing to keep, tokens are fetched on demand");
+                    return Answer::ok("");
+                }
+                Ok(false) => {}
+                Err(e) => return Answer::error(format!("config error: {e}")),
+            }
+        }
+        let Some(logins) = (self.logins)() else {
+            debug!(
+                "store: {} is set, so the login is not kept",
+                crate::logins::IGNORE_ENV
+            );
+            return Answer::ok("");
         };
-        match self.is_ecr(&host) {
-            Ok(true) => {
-                debug!(%host, "store: nothing to keep, tokens are fetched on demand");
+        let login = Login {
+            server_url: server_url.to_string(),
+            username: request.username,
+            secret: request.secret.unwrap_or_else(|| String::new().into()),
+        };
+        match logins.store(&login) {
+            Ok(store) => {
+                debug!(server = server_url, store, "login stored");
                 Answer::ok("")
             }
-            Ok(false) => Answer::error(format!(
-                "{host} is not an Amazon ECR registry; docker-credential-ecr only serves ECR, \
-                 so configure it in credHelpers for ECR hosts only"
-            )),
-            Err(e) => Answer::error(format!("config error: {e}")),
+            Err(e) => Answer::error(format!("{server_url}: the login was not stored: {e}")),
         }
     }
 
@@ -402,10 +442,20 @@ impl Helper<'_> {
             Ok(url) => url,
             Err(e) => return Answer::error(e.to_string()),
         };
-        let Some(host) = canonical_host(&server_url) else {
-            return Answer::ok("");
-        };
         let mut left = Vec::new();
+        // Any server may have a stored login (ECR hosts never do: `store` keeps none).
+        if let Some(logins) = (self.logins)() {
+            match logins.erase(&server_url) {
+                Ok(removed) => debug!(server = server_url, removed, "erase login"),
+                Err(e) => left.push(format!("the stored login could not be removed: {e}")),
+            }
+        }
+        let Some(host) = canonical_host(&server_url) else {
+            return match left.is_empty() {
+                true => Answer::ok(""),
+                false => Answer::error(format!("{server_url}: not erased: {}", left.join("; "))),
+            };
+        };
         if let Some(cache) = (self.cache)() {
             match cache.erase(&host) {
                 Ok(removed) => debug!(%host, removed, "erase"),
@@ -422,9 +472,13 @@ impl Helper<'_> {
         }
     }
 
-    /// `list`: registries for which the caller's identity has a valid cached token. No network.
+    /// `list`: registries for which the caller's identity has a valid cached
+    /// token, and stored logins for other registries. No network, no secret.
     pub fn list(&self) -> Answer {
         let mut hosts = BTreeMap::new();
+        if let Some(logins) = (self.logins)() {
+            hosts.extend(logins.list());
+        }
         if let Some(cache) = (self.cache)() {
             let config = (self.config)().unwrap_or_default();
             let now = epoch(SystemTime::now());
@@ -637,6 +691,7 @@ mod tests {
             cache: &|| None,
             inputs: &inputs,
             daemon,
+            logins: &|| None,
         };
         let answer = action(&helper);
         (answer, source.calls.into_inner())
@@ -733,16 +788,17 @@ mod tests {
     }
 
     #[test]
-    fn store_succeeds_for_ecr_and_refuses_others() {
+    fn store_keeps_nothing_for_ecr_and_validates_requests() {
         let body = format!(r#"{{"ServerURL":"{HOST}","Username":"AWS","Secret":"s"}}"#);
         let (a, calls) = run("", false, |h| h.store(body.as_bytes()));
         assert!(a.success && a.stdout.is_empty() && calls.is_empty());
 
-        let (a, _) = run("", false, |h| {
+        // With login storage off (AWS_ECR_IGNORE_CREDS_STORAGE), other registries succeed too.
+        let (a, calls) = run("", false, |h| {
             h.store(br#"{"ServerURL":"docker.io","Username":"u","Secret":"s"}"#)
         });
         assert!(
-            !a.success && a.stdout.contains("not an Amazon ECR registry"),
+            a.success && a.stdout.is_empty() && calls.is_empty(),
             "{a:?}"
         );
 

@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod helper;
 pub mod kubelet;
 pub mod logging;
+pub mod logins;
 pub mod protocol;
 pub mod registry;
 pub mod safe_fs;

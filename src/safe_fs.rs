@@ -398,6 +398,16 @@ impl StateDir {
         }
     }
 
+    /// `path`, to be created (the directories in between need only be ours,
+    /// `path` itself private) under `anchor`, an existing directory of ours.
+    pub fn under(anchor: PathBuf, path: PathBuf) -> StateDir {
+        StateDir {
+            path,
+            anchor,
+            passed_over: Vec::new(),
+        }
+    }
+
     /// Creates the directory (0700) if missing, and checks it is ours and private.
     pub fn ensure(&self) -> Result<(), TrustError> {
         ensure_dir_under(&self.anchor, &self.path)
@@ -407,7 +417,25 @@ impl StateDir {
 /// Our name under each base directory.
 const APP_DIR: &str = "docker-credential-ecr";
 
-/// The first trustworthy place for our state, in order: `$XDG_RUNTIME_DIR`
+/// The Go helper's cache directory setting, honoured for our file state:
+/// users set it where `$HOME` is read-only (distroless, non-root images).
+pub const GO_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
+
+/// `$AWS_ECR_CACHE_DIR` as the Go helper reads it (a leading `~` is the home
+/// directory), if set to an absolute path; a relative one would depend on
+/// each client's working directory, so it is ignored.
+pub fn go_cache_dir(env: impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Option<PathBuf> {
+    let value = env(GO_CACHE_DIR_ENV).filter(|v| !v.trim().is_empty())?;
+    let path = match value.strip_prefix('~') {
+        Some("") => home?.to_path_buf(),
+        Some(rest) if rest.starts_with('/') => home?.join(rest.trim_start_matches('/')),
+        _ => PathBuf::from(value),
+    };
+    path.is_absolute().then_some(path)
+}
+
+/// The first trustworthy place for our state, in order: `$AWS_ECR_CACHE_DIR`
+/// when the user set it, `$XDG_RUNTIME_DIR`
 /// (RAM-backed, private to the login), the user's cache directory, then
 /// `/tmp/docker-credential-ecr-<uid>`. A base that is not ours (root under
 /// `sudo -E` with a user's variables) or a missing `$HOME` is passed over,
@@ -416,6 +444,14 @@ pub fn state_dir(env: impl Fn(&str) -> Option<String>) -> Option<StateDir> {
     let set = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     let home = set("HOME").or_else(dirs::home_dir);
     let mut candidates: Vec<(PathBuf, PathBuf)> = Vec::new();
+    if let Some(dir) = go_cache_dir(&env, home.as_deref()) {
+        // The user chose this place (a read-only home, say): it is our state directory itself.
+        let anchor = dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.clone());
+        candidates.push((anchor, dir));
+    }
     if let Some(run) = set("XDG_RUNTIME_DIR").filter(|p| p.is_absolute()) {
         candidates.push((run.clone(), run.join(APP_DIR)));
     }
@@ -599,6 +635,40 @@ mod tests {
             ensure_private_dir(&file),
             Err(TrustError::WrongType { .. })
         ));
+    }
+
+    #[test]
+    fn the_go_helpers_cache_dir_comes_first_and_expands_the_home() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().to_path_buf();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let chosen = home.join("ecr");
+        let value = chosen.to_string_lossy().into_owned();
+        let env = |v: &'static str| {
+            let home = home.to_string_lossy().into_owned();
+            let value = value.clone();
+            move |k: &str| match k {
+                "HOME" => Some(home.clone()),
+                GO_CACHE_DIR_ENV if v == "abs" => Some(value.clone()),
+                GO_CACHE_DIR_ENV => Some(v.to_string()),
+                _ => None,
+            }
+        };
+        assert_eq!(state_dir(env("abs")).unwrap().path, chosen);
+        assert_eq!(state_dir(env("~/ecr")).unwrap().path, chosen);
+        assert_eq!(go_cache_dir(env("~"), Some(&home)), Some(home.clone()));
+        // The home itself is open (0755): passed over, with the reason kept for the note.
+        let s = state_dir(env("~")).unwrap();
+        assert_ne!(s.path, home);
+        assert!(
+            s.passed_over[0].contains("open to other users"),
+            "{:?}",
+            s.passed_over
+        );
+        // Relative or another user's `~name`: not a place we can pin down.
+        for ignored in ["rel/dir", "~bob/x", " "] {
+            assert_ne!(state_dir(env(ignored)).unwrap().path, chosen, "{ignored}");
+        }
     }
 
     #[test]

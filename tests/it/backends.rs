@@ -246,3 +246,60 @@ fn a_stuck_secret_service_cannot_stall_get() {
     assert!(run.stdout.contains("\"Secret\""), "{}", run.stdout);
     assert!(run.stderr.contains("no answer within"), "{}", run.stderr);
 }
+
+#[test]
+fn secret_service_keeps_registry_logins_and_nothing_secret_on_disk() {
+    if !tools_present(
+        "Secret Service logins",
+        &["dbus-run-session", "gnome-keyring-daemon", "secret-tool"],
+        "apt-get install dbus gnome-keyring libsecret-tools",
+    ) {
+        return;
+    }
+    let env = TestEnv::bare();
+    let out = env.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = r#"
+        set -e
+        echo -n test-password | gnome-keyring-daemon --unlock --components=secrets > /dev/null
+        printf '%s' '{"ServerURL":"registry.example.test:5000","Username":"alice","Secret":"kept-in-keyring"}' \
+            | "$BIN" store 2> "$OUT/store-err"
+        printf %s registry.example.test:5000 | "$BIN" get > "$OUT/get"
+        "$BIN" list > "$OUT/list"
+        dir="$HOME/.local/share/docker-credential-ecr/logins"
+        id=$(basename "$(ls "$dir"/*.json)" .json)
+        secret-tool lookup service docker-credential-ecr username "login-$id" > "$OUT/stored"
+        ls -A "$dir" > "$OUT/files"
+        cat "$dir"/* > "$OUT/on-disk"
+        printf %s registry.example.test:5000 | "$BIN" erase
+        if secret-tool lookup service docker-credential-ecr username "login-$id"; then
+            echo still there > "$OUT/after-erase"
+        fi
+        ls -A "$dir" > "$OUT/files-after-erase"
+        "#;
+    let mut cmd = env.shell(&["dbus-run-session", "--"], script);
+    cmd.env("OUT", &out);
+    let run = run_command(cmd, "");
+    assert!(run.success, "stdout={} stderr={}", run.stdout, run.stderr);
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
+    assert_eq!(read("store-err"), "", "no file-store note with a keyring");
+    let got: serde_json::Value = serde_json::from_str(&read("get")).unwrap();
+    assert_eq!(got["Secret"], "kept-in-keyring");
+    assert_eq!(got["Username"], "alice");
+    assert_eq!(
+        read("list").trim(),
+        r#"{"registry.example.test:5000":"alice"}"#
+    );
+    assert!(
+        read("stored").contains("kept-in-keyring"),
+        "secret-tool reads it back: {}",
+        read("stored")
+    );
+    assert!(
+        !read("on-disk").contains("kept-in-keyring"),
+        "only the index is on disk: {}",
+        read("files")
+    );
+    assert_eq!(read("after-erase"), "", "erase removed the keyring item");
+    assert_eq!(read("files-after-erase").trim(), "", "and the index record");
+}

@@ -22,6 +22,8 @@ mod get;
 #[cfg(target_os = "linux")]
 mod hardening;
 mod kubelet;
+#[cfg(unix)]
+mod logins;
 mod moto;
 #[cfg(unix)]
 mod packaging;
