@@ -434,9 +434,7 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         record: crate::configure::default_record_path(),
         store: args.store,
         copier,
-        storage_ignored: crate::configure::migrate::storage_ignored(
-            std::env::var_os("AWS_ECR_IGNORE_CREDS_STORAGE").as_deref(),
-        ),
+        storage_ignored: crate::logins::ignored(|k| std::env::var(k).ok()),
     })
 }
 

@@ -16,7 +16,6 @@
 //! as one short line, never when it looks like JSON (which may hold one).
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -409,11 +408,6 @@ fn kill(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-/// Whether `AWS_ECR_IGNORE_CREDS_STORAGE` makes our `store` keep nothing (exactly "true", as in the Go helper).
-pub fn storage_ignored(value: Option<&OsStr>) -> bool {
-    value.is_some_and(|v| v == "true")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,15 +486,6 @@ mod tests {
         );
         let long = "x".repeat(500);
         assert!(excerpt(long.as_bytes(), b"", "s", None).chars().count() < 200);
-    }
-
-    #[test]
-    fn only_exactly_true_ignores_storage() {
-        assert!(storage_ignored(Some(OsStr::new("true"))));
-        for other in ["1", "TRUE", "yes", ""] {
-            assert!(!storage_ignored(Some(OsStr::new(other))), "{other}");
-        }
-        assert!(!storage_ignored(None));
     }
 
     #[cfg(unix)]

@@ -628,3 +628,47 @@ fn store_gives_up_on_a_wedged_old_store_and_writes_nothing() {
     // It gave up after the first hung get rather than hanging once per login.
     assert_eq!(read(&log).matches("get ").count(), 1, "{}", read(&log));
 }
+
+#[test]
+fn store_copies_the_old_stores_logins_into_ours_first() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, ANSWERING);
+    let original = DESKTOP.replace("desktop", "fakeold");
+    let path = env.write(DOCKER, &original);
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert_no_secret(&run);
+    assert!(
+        run.stdout.contains(
+            "copied 2 login(s) from docker-credential-fakeold into docker-credential-ecr: \
+             ghcr.io, https://index.docker.io/v1/; docker-credential-fakeold keeps its copies"
+        ),
+        "{}",
+        run.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(v["credsStore"], "ecr");
+    // Our own get now answers, for the server names exactly as docker keyed them.
+    for (server, user, secret) in [
+        ("ghcr.io", "bob", OLD_SECRETS[0]),
+        ("https://index.docker.io/v1/", "<token>", OLD_SECRETS[1]),
+    ] {
+        let get = env.get(server);
+        assert!(get.success, "get {server}: {} {}", get.stdout, get.stderr);
+        let got: serde_json::Value = serde_json::from_str(&get.stdout).unwrap();
+        assert_eq!(
+            (&got["Username"], &got["Secret"]),
+            (&user.into(), &secret.into())
+        );
+    }
+    // The ECR host was not asked for: we mint it.
+    assert!(
+        !read(&log).contains(&format!("get {HOST}")),
+        "{}",
+        read(&log)
+    );
+
+    // --remove gives docker its old store back; the old store still has everything.
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&path), original);
+}
