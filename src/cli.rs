@@ -134,7 +134,9 @@ struct ConfigureArgs {
     /// are copied first; credHelpers entries keep precedence.
     #[arg(long)]
     store: bool,
-    /// Also configure podman, buildah and skopeo (containers auth.json).
+    /// Also configure podman, buildah and skopeo: credHelpers in containers' auth.json, and with
+    /// --store a drop-in ~/.config/containers/registries.conf.d/50-docker-credential-ecr.conf
+    /// adding "ecr" to credential-helpers.
     #[arg(long)]
     podman: bool,
     /// The docker config file [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
@@ -402,6 +404,20 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
             }
         },
     };
+    // The drop-in, for --store, or for --remove taking back everything.
+    let registries = if args.podman && (args.store || (args.remove && hosts.is_empty())) {
+        let env = |k: &str| std::env::var(k).ok();
+        match crate::client_config::registries_conf::Locations::from_env(env, dirs::home_dir()) {
+            Some(locations) => Some(locations),
+            None => {
+                return Answer::failed(
+                    "cannot find the containers tools' registries.conf.d: set HOME".into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
     // Copying the replaced store's logins runs helpers: each is bounded like a fetch.
     let copier = match std::env::current_exe() {
         Ok(ours) => {
@@ -435,6 +451,7 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         store: args.store,
         copier,
         storage_ignored: crate::logins::ignored(|k| std::env::var(k).ok()),
+        registries,
     })
 }
 

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 mod json_text;
+pub mod registries_conf;
 
 /// The `credHelpers` value that makes docker run `docker-credential-ecr`.
 pub const HELPER_SUFFIX: &str = "ecr";

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_config::registries_conf::{self, DROP_IN_HEADER, Locations};
 use crate::client_config::{
     self, ClientConfigError, ConfigFile, ContainersAuth, HELPER_BINARY, HELPER_SUFFIX,
 };
@@ -62,6 +63,9 @@ pub struct Request {
     pub copier: Option<migrate::Copier>,
     /// `AWS_ECR_IGNORE_CREDS_STORAGE=true`: our `store` keeps nothing, so copying would lose logins.
     pub storage_ignored: bool,
+    /// `--store --podman`: where the containers tools read `credential-helpers`,
+    /// for our drop-in (see [`registries_conf`]).
+    pub registries: Option<Locations>,
 }
 
 /// Where `configure` records what it added, so `--remove` can undo exactly that.
@@ -165,6 +169,18 @@ impl Scope<'_> {
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Record {
     files: BTreeMap<String, FileRecord>,
+    /// The containers tools' drop-in we wrote (`--store --podman`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drop_in: Option<DropInRecord>,
+}
+
+/// Our registries.conf drop-in, and the directories created for it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DropInRecord {
+    path: PathBuf,
+    /// Created for the drop-in, outermost first; removed again when empty.
+    #[serde(default)]
+    created_dirs: Vec<PathBuf>,
 }
 
 fn load_record(path: Option<&Path>) -> Record {
@@ -195,6 +211,17 @@ struct Planned {
     /// The new text; `None` deletes the file (we created it and it is empty again).
     after: Option<String>,
     report: String,
+    /// How the file is written.
+    kind: Kind,
+}
+
+/// Whose file a plan writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A client's config, edited in place (mode kept, `.bak`, through links).
+    ClientConfig,
+    /// Our own drop-in, in a directory created under `home` if missing (0600 file, 0700 dirs).
+    DropIn { home: PathBuf },
 }
 
 /// Runs `configure` (or `configure --remove`).
@@ -242,6 +269,18 @@ pub fn run(request: &Request) -> Answer {
             Err(e) => return Answer::failed(e.to_string()),
         }
     }
+    if let Some(locations) = &request.registries {
+        let planned = if request.remove {
+            plan_drop_in_remove(locations, &mut record, &mut notes)
+        } else {
+            plan_drop_in_add(locations, &mut record, &mut notes, &mut warnings)
+        };
+        match planned {
+            Ok(Some(plan)) => plans.push(plan),
+            Ok(None) => {}
+            Err(e) => return Answer::failed(e),
+        }
+    }
     if !request.remove {
         let docker_after = plans
             .iter()
@@ -272,17 +311,24 @@ pub fn run(request: &Request) -> Answer {
             out.push_str(&diff(plan));
             continue;
         }
-        let written = match &plan.after {
-            Some(text) => client_config::write_atomic(&plan.path, text),
-            None => std::fs::remove_file(&plan.path).map_err(|source| ClientConfigError::Io {
-                path: plan.path.clone(),
-                source,
-            }),
+        let written = match (&plan.kind, &plan.after) {
+            (Kind::ClientConfig, Some(text)) => {
+                client_config::write_atomic(&plan.path, text).map_err(|e| e.to_string())
+            }
+            (Kind::DropIn { home }, Some(text)) => write_drop_in(home, plan, text, &mut record),
+            (kind, None) => {
+                let removed = std::fs::remove_file(&plan.path)
+                    .map_err(|e| format!("{}: {e}", plan.path.display()));
+                if removed.is_ok() && *kind != Kind::ClientConfig {
+                    remove_created_dirs(&mut record);
+                }
+                removed
+            }
         };
         if let Err(e) = written {
             // Files already written stay written; the record below describes them.
             save_and_warn(request, &record, &mut warnings);
-            let mut answer = Answer::failed(e.to_string());
+            let mut answer = Answer::failed(e);
             answer.stdout = out;
             return answer;
         }
@@ -372,6 +418,7 @@ fn plan_add(
             "updated {shown}: {} -> {HELPER_BINARY}{backup}\n",
             added.join(", ")
         ),
+        kind: Kind::ClientConfig,
     }))
 }
 
@@ -460,6 +507,7 @@ fn plan_remove(
             before,
             after: None,
             report: format!("removed {shown}: configure had created it\n"),
+            kind: Kind::ClientConfig,
         }));
     }
     let Some(after) = file.changed_text() else {
@@ -475,7 +523,171 @@ fn plan_remove(
             removed.join(", "),
             client_config::backup_path(path).display()
         ),
+        kind: Kind::ClientConfig,
     }))
+}
+
+/// Plans our registries.conf drop-in: the helpers the other files set, then
+/// `ecr`. A file of that name we did not write is refused, not replaced.
+fn plan_drop_in_add(
+    locations: &Locations,
+    record: &mut Record,
+    notes: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Planned>, String> {
+    let path = locations.drop_in();
+    let shown = path.display();
+    let before = read_drop_in(&path)?;
+    if before
+        .as_deref()
+        .is_some_and(|t| !t.starts_with(DROP_IN_HEADER))
+    {
+        return Err(format!(
+            "{shown} exists and was not written by configure: move it away, or add \
+             \"{HELPER_SUFFIX}\" to its credential-helpers yourself; nothing was written"
+        ));
+    }
+    let previous = locations.helpers(Some(&path));
+    warnings.extend(previous.problems.iter().map(|p| {
+        format!("warning: {p}: podman, buildah and skopeo refuse to start until it is fixed")
+    }));
+    let after = registries_conf::drop_in_text(&previous.helpers, HELPER_SUFFIX);
+    for (file, helpers) in later_overrides(locations, &path) {
+        warnings.push(format!(
+            "warning: {} comes after {shown} and sets credential-helpers = {helpers:?}, \
+             which replaces ours: add \"{HELPER_SUFFIX}\" there",
+            file.display()
+        ));
+    }
+    if before.is_none() && previous.includes(HELPER_SUFFIX) {
+        let from = previous
+            .from
+            .map_or("registries.conf".to_string(), |f| f.display().to_string());
+        notes.push(format!(
+            "{from}: credential-helpers already lists \"{HELPER_SUFFIX}\": podman, buildah and \
+             skopeo already ask {HELPER_BINARY} for every registry"
+        ));
+        return Ok(None);
+    }
+    if before.as_deref() == Some(after.as_str()) {
+        notes.push(format!(
+            "{shown}: already makes podman, buildah and skopeo ask {HELPER_BINARY} for every registry"
+        ));
+        return Ok(None);
+    }
+    let recorded = record.drop_in.get_or_insert_with(DropInRecord::default);
+    recorded.path = path.clone();
+    let verb = if before.is_some() {
+        "updated"
+    } else {
+        "created"
+    };
+    Ok(Some(Planned {
+        path: path.clone(),
+        before: before.unwrap_or_default(),
+        report: format!(
+            "{verb} {shown}: podman, buildah and skopeo ask {HELPER_BINARY} for every registry \
+             (credential-helpers = {:?})\n",
+            with_suffix(&previous.helpers)
+        ),
+        after: Some(after),
+        kind: Kind::DropIn {
+            home: locations.home.clone(),
+        },
+    }))
+}
+
+fn with_suffix(helpers: &[String]) -> Vec<String> {
+    let mut all = helpers.to_vec();
+    if !all.iter().any(|h| h == HELPER_SUFFIX) {
+        all.push(HELPER_SUFFIX.to_string());
+    }
+    all
+}
+
+/// User drop-ins read after ours that set `credential-helpers` without us: theirs wins.
+fn later_overrides(locations: &Locations, ours: &Path) -> Vec<(PathBuf, Vec<String>)> {
+    locations
+        .files()
+        .into_iter()
+        .filter(|f| f.parent() == ours.parent() && f.file_name() > ours.file_name())
+        .filter_map(|f| {
+            let text =
+                crate::safe_fs::read_text_if_exists(&f, crate::safe_fs::READ_LIMIT).ok()??;
+            let helpers = registries_conf::parse_helpers(&text).ok()??;
+            (!helpers.iter().any(|h| h == HELPER_SUFFIX)).then_some((f, helpers))
+        })
+        .collect()
+}
+
+/// Plans deleting our drop-in: only a file that still carries our header.
+fn plan_drop_in_remove(
+    locations: &Locations,
+    record: &mut Record,
+    notes: &mut Vec<String>,
+) -> Result<Option<Planned>, String> {
+    let path = record
+        .drop_in
+        .as_ref()
+        .map_or_else(|| locations.drop_in(), |r| r.path.clone());
+    let shown = path.display();
+    let Some(before) = read_drop_in(&path)? else {
+        if record.drop_in.take().is_some() {
+            notes.push(format!("{shown}: does not exist, nothing to remove"));
+        }
+        return Ok(None);
+    };
+    if !before.starts_with(DROP_IN_HEADER) {
+        notes.push(format!(
+            "{shown}: left alone: it no longer starts with configure's header"
+        ));
+        record.drop_in = None;
+        return Ok(None);
+    }
+    Ok(Some(Planned {
+        path: path.clone(),
+        before,
+        after: None,
+        report: format!(
+            "removed {shown}: podman, buildah and skopeo no longer ask {HELPER_BINARY} for every \
+             registry\n"
+        ),
+        kind: Kind::DropIn {
+            home: locations.home.clone(),
+        },
+    }))
+}
+
+fn read_drop_in(path: &Path) -> Result<Option<String>, String> {
+    crate::safe_fs::read_text_if_exists(path, crate::safe_fs::READ_LIMIT)
+        .map_err(|e| format!("{e}; nothing was written"))
+}
+
+/// Creates the drop-in's directory where missing (0700, only under `home`,
+/// which must be ours) and writes the file 0600 through a fresh temporary file.
+fn write_drop_in(
+    home: &Path,
+    plan: &Planned,
+    text: &str,
+    record: &mut Record,
+) -> Result<(), String> {
+    let dir = plan.path.parent().unwrap_or(Path::new("."));
+    let created = crate::safe_fs::ensure_own_dir_under(home, dir).map_err(|e| e.to_string())?;
+    if let Some(recorded) = record.drop_in.as_mut() {
+        recorded.created_dirs.extend(created);
+    }
+    crate::safe_fs::write_atomic(&plan.path, text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Removes the directories created for the drop-in, innermost first, while empty.
+fn remove_created_dirs(record: &mut Record) {
+    if let Some(recorded) = record.drop_in.take() {
+        for dir in recorded.created_dirs.iter().rev() {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// A helper name as a JSON string.

@@ -258,6 +258,36 @@ pub fn ensure_dir_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     ensure_private_dir(dir)
 }
 
+/// Makes `dir` (under `anchor`, which must exist and be ours) a directory we
+/// may create files in, for a config file of ours in a directory other
+/// programs read too (`~/.config/containers/registries.conf.d`): existing
+/// directories on the way must be ours (their mode is theirs to choose, and
+/// is never changed), missing ones are created 0700. Returns the directories
+/// created, outermost first, so that exactly those can be removed again.
+pub fn ensure_own_dir_under(anchor: &Path, dir: &Path) -> Result<Vec<PathBuf>, TrustError> {
+    may_create_in(anchor)?;
+    let rel = dir.strip_prefix(anchor).map_err(|_| {
+        TrustError::io(
+            dir,
+            std::io::Error::other(format!("not under {}", anchor.display())),
+        )
+    })?;
+    let mut created = Vec::new();
+    let mut at = anchor.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::metadata(&at) {
+            Ok(_) => may_create_in(&at)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ensure_private_dir(&at)?;
+                created.push(at.clone());
+            }
+            Err(e) => return Err(TrustError::io(&at, e)),
+        }
+    }
+    Ok(created)
+}
+
 /// Checks, without creating anything, that [`ensure_dir_under`] could succeed.
 pub fn usable_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     may_create_in(anchor)?;

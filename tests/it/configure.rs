@@ -672,3 +672,155 @@ fn store_copies_the_old_stores_logins_into_ours_first() {
     assert!(configure(&env, &["--remove"]).success);
     assert_eq!(read(&path), original);
 }
+
+const DROP_IN: &str = "home/.config/containers/registries.conf.d/50-docker-credential-ecr.conf";
+
+#[test]
+fn store_podman_adds_a_drop_in_and_remove_takes_exactly_it_back() {
+    let env = TestEnv::new();
+    // The user's own registries.conf: containers/image reads it instead of
+    // the system one, and our drop-in besides; it must stay as it is.
+    let user_main = "unqualified-search-registries = [\"docker.io\"]\n";
+    let main = env.write("home/.config/containers/registries.conf", user_main);
+    let run = configure(&env, &["--store", "--podman", "--dry-run"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("+credential-helpers = [\"containers-auth.json\", \"ecr\"]"),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.path(DROP_IN).exists() && !env.path(DOCKER).exists());
+
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    let drop_in = env.path(DROP_IN);
+    assert!(
+        read(&drop_in).ends_with("credential-helpers = [\"containers-auth.json\", \"ecr\"]\n"),
+        "{}",
+        read(&drop_in)
+    );
+    assert_eq!(mode(&drop_in), 0o600);
+    assert_eq!(mode(drop_in.parent().unwrap()), 0o700);
+    assert_eq!(read(&main), user_main);
+    assert!(
+        !env.path("config/containers/auth.json").exists(),
+        "--store needs no credHelpers entry in containers' auth.json"
+    );
+    let v: serde_json::Value = serde_json::from_str(&read(&env.path(DOCKER))).unwrap();
+    assert_eq!(v["credsStore"], "ecr");
+
+    let again = configure(&env, &["--store", "--podman"]);
+    assert!(
+        again.stdout.contains("already makes podman"),
+        "{}",
+        again.stdout
+    );
+
+    let run = configure(&env, &["--remove", "--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(!drop_in.exists());
+    assert!(
+        !drop_in.parent().unwrap().exists(),
+        "the directory configure created goes too"
+    );
+    assert_eq!(read(&main), user_main);
+    assert!(!env.path(DOCKER).exists());
+}
+
+#[test]
+fn store_podman_keeps_the_helpers_set_before_it_and_never_replaces_a_foreign_file() {
+    let env = TestEnv::new();
+    let dir = env.path("home/.config/containers/registries.conf.d");
+    let theirs = "credential-helpers = [\"containers-auth.json\", \"pass\"]\n";
+    env.write(
+        "home/.config/containers/registries.conf.d/10-pass.conf",
+        theirs,
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write(
+        "home/.config/containers/registries.conf.d/90-later.conf",
+        "credential-helpers = [\"later\"]\n",
+    );
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        read(&env.path(DROP_IN))
+            .ends_with("credential-helpers = [\"containers-auth.json\", \"pass\", \"ecr\"]\n"),
+        "its list replaces theirs, so it keeps them: {}",
+        read(&env.path(DROP_IN))
+    );
+    assert!(
+        run.stderr.contains("90-later.conf comes after") && run.stderr.contains("replaces ours"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        mode(&dir),
+        0o755,
+        "a directory that was there keeps its mode"
+    );
+    assert!(configure(&env, &["--remove", "--podman"]).success);
+    assert!(!env.path(DROP_IN).exists());
+    assert_eq!(mode(&dir), 0o755, "and stays");
+    assert_eq!(
+        read(&env.path("home/.config/containers/registries.conf.d/10-pass.conf")),
+        theirs
+    );
+
+    // A file of that name configure did not write is refused, and nothing is written.
+    let foreign = TestEnv::new();
+    let mine = "credential-helpers = [\"mine\"]\n";
+    let path = foreign.write(DROP_IN, mine);
+    let run = configure(&foreign, &["--store", "--podman"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("was not written by configure")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&path), mine);
+    assert!(!foreign.path(DOCKER).exists());
+    assert!(configure(&foreign, &["--remove", "--podman"]).success);
+    assert_eq!(read(&path), mine, "--remove leaves it alone too");
+}
+
+/// A real skopeo reads our drop-in and asks our helper for a registry listed nowhere.
+#[test]
+fn store_podman_routes_a_real_skopeo_to_us() {
+    let test = "store_podman_routes_a_real_skopeo_to_us";
+    if !crate::harness::tools_present(test, &["skopeo"], "apt-get install skopeo") {
+        return;
+    }
+    let mut env = TestEnv::new();
+    let dir = Path::new(crate::harness::BIN)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
+    env.set("PATH", &path);
+    // Nothing listens on port 1: skopeo fails to connect, after asking for credentials.
+    let server = "127.0.0.1:1";
+    let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
+    let run = env.run(&["store"], &login.to_string());
+    assert!(run.success, "{}", run.stderr);
+    let inspect = "skopeo --debug inspect docker://127.0.0.1:1/demo:1";
+    let before = crate::harness::run_command(env.shell(&["env"], inspect), "");
+    assert!(
+        !before.stderr.contains("credential helper ecr"),
+        "{}",
+        before.stderr
+    );
+
+    assert!(configure(&env, &["--store", "--podman"]).success);
+    let after = crate::harness::run_command(env.shell(&["env"], inspect), "");
+    assert!(
+        after.stderr.contains(&format!(
+            "Found credentials for {server} in credential helper ecr"
+        )),
+        "{}",
+        after.stderr
+    );
+}
