@@ -475,6 +475,10 @@ fn doctor(helper: &Helper, host: Option<String>, json: bool) -> Answer {
         current_exe: std::env::current_exe().ok(),
         docker,
         containers: ContainersAuth::from_env(env, dirs::home_dir()),
+        registries: crate::client_config::registries_conf::Locations::from_env(
+            env,
+            dirs::home_dir(),
+        ),
         default_region: env("AWS_REGION")
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".to_string()),
