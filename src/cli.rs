@@ -29,6 +29,9 @@ const MAX_STDIN: u64 = 1 << 20;
 ///
 /// Add to ~/.docker/config.json:
 ///   "credHelpers": { "<account>.dkr.ecr.<region>.amazonaws.com": "ecr" }
+/// or, for every registry (other registries' logins are kept too):
+///   "credsStore": "ecr"
+/// (`docker-credential-ecr configure` writes either.)
 ///
 /// Credentials come from the standard AWS chain (environment, profiles, SSO,
 /// assume-role, web identity, container and instance roles).
@@ -87,11 +90,12 @@ enum Action {
     /// Internal: mint a token as the caller whose environment we run in (used by the daemon).
     #[command(hide = true)]
     Fetch,
-    /// Route ECR registries to this helper in docker's config (and podman's, with --podman).
+    /// Route ECR registries (or, with --store, every registry) to this helper in docker's
+    /// config, and podman's with --podman.
     ///
     /// Keeps every other setting, the file's mode and layout; writes atomically
     /// and keeps the previous version as <file>.bak. `--remove` undoes exactly
-    /// what was added.
+    /// what was added (with --store, only credsStore and the podman drop-in).
     Configure(ConfigureArgs),
     /// Check each step from `docker pull` to a token; say what is broken and how to fix it.
     ///

@@ -774,8 +774,15 @@ fn copy_logins(request: &Request) -> Result<Copied, Vec<String>> {
     }
     if errors.is_empty() {
         for credentials in &logins {
-            if let Err(e) = copier.store(credentials) {
-                errors.push(format!("cannot copy {}: {e}", credentials.server));
+            match copier.store(credentials) {
+                Ok(said) => {
+                    for line in said {
+                        if !copied.warnings.contains(&line) {
+                            copied.warnings.push(line);
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("cannot copy {}: {e}", credentials.server)),
             }
         }
     }
@@ -824,6 +831,17 @@ fn add_warnings(request: &Request, docker_after: Option<&str>) -> Vec<String> {
                     ));
                 }
             }
+        }
+        let tools = ["podman", "buildah", "skopeo"];
+        let installed = tools
+            .iter()
+            .any(|t| client_config::find_on_path(t, &request.path_var).is_some());
+        if request.store && request.registries.is_none() && installed {
+            warnings.push(
+                "warning: podman, buildah and skopeo ignore docker's credsStore: add --podman \
+                 to route every registry here for them too"
+                    .to_string(),
+            );
         }
         let count = docker.cred_helpers().len();
         if count > LONG_LIST {

@@ -228,6 +228,16 @@ pub fn excerpt(stdout: &[u8], stderr: &[u8], status: &str, secret: Option<&str>)
     }
 }
 
+/// The message of one of our own log lines, without its time stamp, level and target.
+fn strip_log_prefix(line: &str) -> &str {
+    match line.find(" docker_credential_ecr::") {
+        Some(at) => line[at..]
+            .split_once(": ")
+            .map_or(line, |(_, message)| message),
+        None => line,
+    }
+}
+
 /// What a finished child printed.
 struct Output {
     success: bool,
@@ -275,13 +285,21 @@ impl Copier {
         parse_get(&program, server, &out.stdout)
     }
 
-    /// Hands one login to our own `store`, as `docker login` would.
-    pub fn store(&self, credentials: &Credentials) -> Result<(), MigrateError> {
+    /// Hands one login to our own `store`, as `docker login` would; returns
+    /// what it said on stderr (where a login is kept, said once), minus our
+    /// name, so the user sees it too.
+    pub fn store(&self, credentials: &Credentials) -> Result<Vec<String>, MigrateError> {
         let program = crate::client_config::HELPER_BINARY.to_string();
         let request = store_request(credentials);
         let out = self.run(&program, &self.ours, "store", request.as_bytes())?;
         if out.success {
-            return Ok(());
+            let secret = credentials.secret.expose();
+            let prefix = format!("{program}: ");
+            return Ok(String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .map(|l| strip_log_prefix(l.trim().trim_start_matches(&prefix)).to_string())
+                .filter(|l| !l.is_empty() && !l.contains(secret.as_str()))
+                .collect());
         }
         Err(MigrateError::Failed {
             program,
@@ -459,6 +477,17 @@ mod tests {
             let e = parse_get("p", "h", bad).err().unwrap().to_string();
             assert!(!e.contains("s3cr3t"), "{e}");
         }
+    }
+
+    #[test]
+    fn our_log_lines_are_relayed_as_their_message() {
+        assert_eq!(
+            strip_log_prefix(
+                "2026-11-23T22:10:59.923693Z  WARN docker_credential_ecr::logins: kept in files: a"
+            ),
+            "kept in files: a"
+        );
+        assert_eq!(strip_log_prefix("plain: line"), "plain: line");
     }
 
     #[test]

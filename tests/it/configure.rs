@@ -646,6 +646,15 @@ fn store_copies_the_old_stores_logins_into_ours_first() {
         "{}",
         run.stdout
     );
+    // What our store said (where logins are kept) reaches the user as our own lines.
+    assert!(
+        run.stderr
+            .lines()
+            .all(|l| l.starts_with("docker-credential-ecr: ")
+                && !l.contains("WARN docker_credential_ecr")),
+        "{}",
+        run.stderr
+    );
     let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
     assert_eq!(v["credsStore"], "ecr");
     // Our own get now answers, for the server names exactly as docker keyed them.
@@ -823,4 +832,33 @@ fn store_podman_routes_a_real_skopeo_to_us() {
         "{}",
         after.stderr
     );
+}
+
+#[test]
+fn store_writes_nothing_when_our_store_cannot_keep_a_login() {
+    let mut env = TestEnv::new();
+    fake_old_store(&mut env, ANSWERING);
+    // Our logins would go under a regular file: every store fails.
+    let not_a_dir = env.write("not-a-dir", "");
+    env.set("AWS_ECR_CACHE_DIR", &not_a_dir.display().to_string());
+    let original = "{\"credsStore\": \"fakeold\"}";
+    let path = env.write(DOCKER, original);
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert_no_secret(&run);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per server, then the outcome: {}",
+        run.stderr
+    );
+    assert!(
+        lines[0].contains("cannot copy ghcr.io: docker-credential-ecr store failed")
+            && lines[1].contains("cannot copy https://index.docker.io/v1/"),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[2].contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(read(&path), original);
 }
