@@ -696,6 +696,10 @@ fn json_string(name: &str) -> String {
     serde_json::to_string(name).unwrap_or_default()
 }
 
+/// Stores that only ever hold ECR tokens: nothing of theirs needs copying
+/// (the Go helper, whose `list` may also need AWS and fail without it).
+const ECR_ONLY: [&str; 1] = ["ecr-login"];
+
 /// What copying the replaced store's logins said.
 #[derive(Debug, Default)]
 struct Copied {
@@ -718,6 +722,12 @@ fn copy_logins(request: &Request) -> Result<Copied, Vec<String>> {
         return Ok(copied);
     };
     let program = format!("docker-credential-{old}");
+    if ECR_ONLY.contains(&old) {
+        copied.report.push(format!(
+            "{program} only holds ECR tokens, which {HELPER_BINARY} mints itself: nothing to copy"
+        ));
+        return Ok(copied);
+    }
     let kept = format!("\"credsStore\": {old:?} still in place; nothing was written");
     let Some(exe) = copier.locate(old) else {
         copied.warnings.push(format!(

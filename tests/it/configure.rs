@@ -862,3 +862,34 @@ fn store_writes_nothing_when_our_store_cannot_keep_a_login() {
     assert!(lines[2].contains("nothing was written"), "{}", run.stderr);
     assert_eq!(read(&path), original);
 }
+
+#[test]
+fn store_replaces_the_go_helper_without_asking_it_for_logins() {
+    let mut env = TestEnv::new();
+    // A Go helper that would fail its list (no region): it is never asked.
+    let log = env.path("go/calls.log");
+    let exe = env.write(
+        "go/docker-credential-ecr-login",
+        &format!("#!/bin/sh\necho \"$1\" >> '{}'\nexit 1\n", log.display()),
+    );
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        env.path("go").display(),
+        env.var("PATH").unwrap_or_default()
+    );
+    env.set("PATH", &path);
+    let original = "{\"credsStore\": \"ecr-login\"}";
+    let file = env.write(DOCKER, original);
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("docker-credential-ecr-login only holds ECR tokens"),
+        "{}",
+        run.stdout
+    );
+    assert!(!log.exists(), "the Go helper was run");
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&file), original);
+}
