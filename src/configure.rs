@@ -537,6 +537,10 @@ fn plan_drop_in_add(
 ) -> Result<Option<Planned>, String> {
     let path = locations.drop_in();
     let shown = path.display();
+    // Checked now, so a directory we may not write in stops everything before any file is written.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::safe_fs::own_dir_usable_under(&locations.home, dir)
+        .map_err(|e| format!("{e}; nothing was written"))?;
     let before = read_drop_in(&path)?;
     if before
         .as_deref()

@@ -288,6 +288,28 @@ pub fn ensure_own_dir_under(anchor: &Path, dir: &Path) -> Result<Vec<PathBuf>, T
     Ok(created)
 }
 
+/// Checks, without creating anything, that [`ensure_own_dir_under`] could succeed.
+pub fn own_dir_usable_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
+    may_create_in(anchor)?;
+    let Ok(rel) = dir.strip_prefix(anchor) else {
+        return Err(TrustError::io(
+            dir,
+            std::io::Error::other(format!("not under {}", anchor.display())),
+        ));
+    };
+    let mut at = anchor.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::metadata(&at) {
+            Ok(_) => may_create_in(&at)?,
+            // Everything below a missing directory will be ours.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(TrustError::io(&at, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Checks, without creating anything, that [`ensure_dir_under`] could succeed.
 pub fn usable_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     may_create_in(anchor)?;

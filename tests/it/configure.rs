@@ -893,3 +893,58 @@ fn store_replaces_the_go_helper_without_asking_it_for_logins() {
     assert!(configure(&env, &["--remove"]).success);
     assert_eq!(read(&file), original);
 }
+
+#[test]
+fn store_podman_checks_the_drop_in_directory_before_writing_anything() {
+    let env = TestEnv::new();
+    // `~/.config` is a file: the drop-in cannot be created.
+    env.write("home/.config", "");
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(".config is not a directory")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !env.path(DOCKER).exists(),
+        "docker's config was not written either"
+    );
+}
+
+/// Root with another user's HOME (`su`, `sudo -E`) must not create the drop-in
+/// (or its directories) there, where that user could not even remove them.
+#[cfg(target_os = "linux")]
+#[test]
+fn store_podman_as_root_never_writes_into_another_users_home() {
+    let test = "store_podman_as_root_never_writes_into_another_users_home";
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+        return;
+    }
+    let env = TestEnv::new();
+    let home = env.path("home");
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let docker = env.path("docker-config.json");
+    let run = configure(
+        &env,
+        &[
+            "--store",
+            "--podman",
+            "--docker-config",
+            docker.to_str().unwrap(),
+        ],
+    );
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("belongs to uid 65534") && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.path("home/.config").exists());
+    assert!(!docker.exists());
+}
