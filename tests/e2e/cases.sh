@@ -274,6 +274,93 @@ case_no_credentials() {
     echo "docker failed: $(tail -1 <<<"$out")"
 }
 
+# docker with nothing but credsStore naming the helper: a login to a registry that is not
+# ECR is kept (never in a file others can read), push and pull use it, logout erases it;
+# ECR push and pull work in the same config with no entry for the host.
+case_credsstore_docker() {
+    local m out cfg=$E2E/tmp/store-config repo=e2e/login pushed
+    rm -rf "$cfg"
+    mkdir -p "$cfg"
+    printf '{\n  "credsStore": "ecr-e2e"\n}\n' >"$cfg/config.json"
+    # ECR first: minted, no entry for the host anywhere.
+    docker rmi "$HOST/$REPO_NAME:1" >/dev/null 2>&1 || true
+    m=$(calls_mark)
+    out=$(DOCKER_CONFIG=$cfg client docker pull "$HOST/$REPO_NAME:1" 2>&1) || fail "docker pull from ECR failed:\n$out"
+    expect_call "$m" docker get "$HOST" 0
+    docker tag "$HOST/$REPO_NAME:1" "$HOST/$REPO_NAME:store"
+    out=$(DOCKER_CONFIG=$cfg client docker push "$HOST/$REPO_NAME:store" 2>&1) || fail "docker push to ECR failed:\n$out"
+    pushed=$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$out" | cut -d' ' -f2)
+    [ -n "$pushed" ] && [ "$(registry_digest "$HOST" "$REPO_NAME" store)" = "$pushed" ] ||
+        fail "ECR push: docker pushed '$pushed', the registry holds $(registry_digest "$HOST" "$REPO_NAME" store)"
+
+    m=$(calls_mark)
+    out=$(printf %s "$LOGIN_PASSWORD" | DOCKER_CONFIG=$cfg client docker login -u "$LOGIN_USER" --password-stdin "$LOGIN_HOST" 2>&1) ||
+        fail "docker login to $LOGIN_HOST failed:\n$out"
+    grep -q 'Login Succeeded' <<<"$out" || fail "no 'Login Succeeded':\n$out"
+    expect_call "$m" docker store "$LOGIN_HOST" 0
+    # Never in plain text in config.json, nor in any file that others can read.
+    if grep -rlF "$LOGIN_PASSWORD" "$E2E" --exclude-dir=registry --exclude-dir=cases --exclude-dir=logs 2>/dev/null |
+        xargs -r stat -c '%a %n' | grep -v '^600 '; then
+        fail "the password is in a file others can read (above)"
+    fi
+    grep -qF "$(printf %s "$LOGIN_USER:$LOGIN_PASSWORD" | base64)" "$cfg/config.json" &&
+        fail "docker wrote the login into config.json"
+
+    docker tag "$HOST/$REPO_NAME:1" "$LOGIN_HOST/$repo:1"
+    m=$(calls_mark)
+    out=$(DOCKER_CONFIG=$cfg client docker push "$LOGIN_HOST/$repo:1" 2>&1) || fail "docker push to $LOGIN_HOST failed:\n$out"
+    expect_call "$m" docker get "$LOGIN_HOST" 0
+    pushed=$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$out" | cut -d' ' -f2)
+    [ "$(curl -sS -I -u "$LOGIN_USER:$LOGIN_PASSWORD" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "https://$LOGIN_HOST/v2/$repo/manifests/1" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')" = "$pushed" ] ||
+        fail "the registry does not hold what docker pushed ($pushed)"
+    docker rmi "$LOGIN_HOST/$repo:1" >/dev/null
+    m=$(calls_mark)
+    out=$(DOCKER_CONFIG=$cfg client docker pull "$LOGIN_HOST/$repo:1" 2>&1) || fail "docker pull from $LOGIN_HOST failed:\n$out"
+    expect_call "$m" docker get "$LOGIN_HOST" 0
+
+    m=$(calls_mark)
+    out=$(DOCKER_CONFIG=$cfg client docker logout "$LOGIN_HOST" 2>&1) || fail "docker logout failed:\n$out"
+    expect_call "$m" docker erase "$LOGIN_HOST" 0
+    grep -qi 'warning\|error' <<<"$out" && fail "docker logout warned:\n$out"
+    printf %s "$LOGIN_HOST" | "$E2E_HELPER_BIN" get >/dev/null 2>&1 && fail "the login survived docker logout"
+    docker rmi "$LOGIN_HOST/$repo:1" >/dev/null
+    out=$(DOCKER_CONFIG=$cfg client docker pull "$LOGIN_HOST/$repo:1" 2>&1) && fail "pull after logout succeeded:\n$out"
+    echo "credsStore only: login kept 0600, push + pull with it, ECR push + pull, logout erased it"
+}
+
+# podman and skopeo with nothing but credential-helpers in registries.conf: an ECR host
+# listed nowhere is pulled with a minted token; podman login/logout to another registry work.
+case_credsstore_podman() {
+    local m out got auth=$E2E/tmp/store-auth.json conf=$E2E/tmp/store-registries.conf
+    printf '{}\n' >"$auth"
+    printf 'unqualified-search-registries = []\ncredential-helpers = ["containers-auth.json", "ecr-e2e"]\n' >"$conf"
+    export REGISTRY_AUTH_FILE=$auth CONTAINERS_REGISTRIES_CONF=$conf
+    podman rmi -f "$HOST/$REPO_NAME:1" >/dev/null 2>&1 || true
+    m=$(calls_mark)
+    out=$(client podman pull "$HOST/$REPO_NAME:1" 2>&1) || fail "podman pull failed:\n$out"
+    expect_call "$m" podman get "$HOST" 0
+    got=$(podman image inspect --format '{{.Digest}}' "$HOST/$REPO_NAME:1")
+    [ "$got" = "$(image_digest)" ] || fail "podman pulled $got, pushed $(image_digest)"
+    rm -rf "$E2E/tmp/pulled-store"
+    out=$(client skopeo copy "docker://$HOST/$REPO_NAME:1" "oci:$E2E/tmp/pulled-store:1" 2>&1) || fail "skopeo pull failed:\n$out"
+    expect_call "$m" skopeo get "$HOST" 0
+
+    m=$(calls_mark)
+    out=$(printf %s "$LOGIN_PASSWORD" | client podman login -u "$LOGIN_USER" --password-stdin "$LOGIN_HOST" 2>&1) ||
+        fail "podman login failed:\n$out"
+    jq -e --arg h "$LOGIN_HOST" '.auths[$h]' "$auth" >/dev/null || fail "podman login did not use auth.json first"
+    podman tag "$HOST/$REPO_NAME:1" "$LOGIN_HOST/e2e/login:podman"
+    out=$(client podman push "$LOGIN_HOST/e2e/login:podman" 2>&1) || fail "podman push with the login failed:\n$out"
+    out=$(client podman logout "$LOGIN_HOST" 2>&1) || fail "podman logout failed:\n$out"
+    jq -e --arg h "$LOGIN_HOST" '.auths[$h]' "$auth" >/dev/null && fail "podman logout left the login in auth.json"
+    if calls_since "$m" | awk -F'\t' '$3 == "erase"' | grep -q .; then
+        expect_call "$m" podman erase "$LOGIN_HOST" 0
+    fi
+    echo "registries.conf only: podman + skopeo pulled ECR (listed nowhere); podman login/logout worked"
+}
+
 # The clients' gets went through our token daemon, which started itself.
 case_daemon_served() {
     local st
@@ -286,10 +373,10 @@ case_daemon_served() {
 
 CASES_ALL="image_reproducible helper_get skopeo_push skopeo_pull podman_pull podman_push buildah_pull
 docker_pull docker_push docker_login_logout docker_build endpoint_override
-wrong_account non_ecr_anonymous no_credentials daemon_served"
+wrong_account non_ecr_anonymous no_credentials credsstore_docker credsstore_podman daemon_served"
 # Cases that test our own features; n/a for another helper (the Go one fails them by design).
-CASES_OURS_ONLY=" docker_login_logout endpoint_override daemon_served "
-CASES_DOCKER=" docker_pull docker_push docker_login_logout docker_build "
+CASES_OURS_ONLY=" docker_login_logout endpoint_override credsstore_docker credsstore_podman daemon_served "
+CASES_DOCKER=" docker_pull docker_push docker_login_logout docker_build credsstore_docker "
 
 cmd_test() {
     require_root

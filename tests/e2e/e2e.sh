@@ -49,6 +49,11 @@ HOST=$ACCOUNT.dkr.ecr.$REGION.amazonaws.com
 OTHER_HOST=$OTHER_ACCOUNT.dkr.ecr.$REGION.amazonaws.com
 API_HOST=api.ecr.$REGION.amazonaws.com
 ANON_HOST=registry.e2e.test
+# The authenticated registry again, under a name that is not ECR: `docker login` to it
+# must be kept by the helper when it is docker's credsStore.
+LOGIN_HOST=private.e2e.test
+LOGIN_USER=alice
+LOGIN_PASSWORD=alice-e2e-password
 TOKEN=$ACCOUNT-auth-token # what moto and our fake issue for $ACCOUNT
 REPO_NAME=e2e/hello
 
@@ -183,7 +188,7 @@ make_pki() {
     openssl req -newkey rsa:2048 -nodes -subj "/CN=$HOST" \
         -keyout "$d/leaf.key" -out "$d/leaf.csr" 2>/dev/null
     printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' \
-        "DNS:$API_HOST,DNS:*.dkr.ecr.$REGION.amazonaws.com,DNS:$ANON_HOST,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4" \
+        "DNS:$API_HOST,DNS:*.dkr.ecr.$REGION.amazonaws.com,DNS:$ANON_HOST,DNS:$LOGIN_HOST,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4" \
         >"$d/leaf.ext"
     openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
         -days 2 -extfile "$d/leaf.ext" -out "$d/leaf.crt" 2>/dev/null
@@ -194,7 +199,7 @@ add_hosts_lines() {
     [ "${E2E_API:-moto}" = fake ] && api_ip=127.0.0.3
     cp /etc/hosts "$E2E/hosts.orig"
     {
-        echo "127.0.0.1 $HOST $OTHER_HOST $MARK"
+        echo "127.0.0.1 $HOST $OTHER_HOST $LOGIN_HOST $MARK"
         echo "$api_ip $API_HOST $MARK"
         echo "127.0.0.4 $ANON_HOST $MARK"
     } >>/etc/hosts
@@ -221,6 +226,7 @@ start_registries() {
     local d=$E2E/registry
     mkdir -p "$d/data" "$d/anon-data"
     htpasswd -Bbc "$d/htpasswd" AWS "$TOKEN" 2>/dev/null
+    htpasswd -Bb "$d/htpasswd" "$LOGIN_USER" "$LOGIN_PASSWORD" 2>/dev/null
     cat >"$d/config.yml" <<YML
 version: 0.1
 log: {level: info, formatter: text}
@@ -310,7 +316,8 @@ write_client_config() {
     local helper=$1
     mkdir -p "$E2E/bin" "$E2E/docker-config" "$E2E/home" "$E2E/run" "$E2E/tmp" "$E2E/aws" \
         "$E2E/podman/root" "$E2E/podman/runroot" "$E2E/podman/tmp" "$E2E/go-cache"
-    chmod 0700 "$E2E/run"
+    # AWS_ECR_CACHE_DIR (below, the Go helper's cache) is where our file state goes too.
+    chmod 0700 "$E2E/run" "$E2E/go-cache"
     cat >"$E2E/docker-config/config.json" <<JSON
 {
   "credHelpers": {
@@ -381,7 +388,7 @@ export AWS_EC2_METADATA_DISABLED=true AWS_ECR_CACHE_DIR='$E2E/go-cache'
 unset AWS_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN AWS_CA_BUNDLE
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_ECR AWS_ENDPOINT_URL_ECR_PUBLIC AWS_ENDPOINT_URL_STS
 unset DOCKER_CREDENTIAL_ECR_DAEMON DOCKER_CREDENTIAL_ECR_LOG DOCKER_CREDENTIAL_ECR_CONFIG
-# File cache under XDG_RUNTIME_DIR above, so nothing outlives the run (auto could pick
+# File cache under AWS_ECR_CACHE_DIR above, so nothing outlives the run (auto could pick
 # the kernel keyring of the calling session).
 export DOCKER_CREDENTIAL_ECR_CACHE=file
 ENV
