@@ -269,6 +269,17 @@ pub fn run(request: &Request) -> Answer {
             Err(e) => return Answer::failed(e.to_string()),
         }
     }
+    if request.remove
+        && request.registries.is_none()
+        && scope.store()
+        && let Some(drop_in) = &record.drop_in
+    {
+        notes.push(format!(
+            "{}: left in place, podman, buildah and skopeo still ask {HELPER_BINARY}: add \
+             --podman to remove it too",
+            drop_in.path.display()
+        ));
+    }
     if let Some(locations) = &request.registries {
         let planned = if request.remove {
             plan_drop_in_remove(locations, &mut record, &mut notes)

@@ -725,6 +725,14 @@ fn store_podman_adds_a_drop_in_and_remove_takes_exactly_it_back() {
         "{}",
         again.stdout
     );
+    // Without --podman, the drop-in stays, and configure says so.
+    let run = configure(&env, &["--remove", "--store", "--dry-run"]);
+    assert!(
+        run.stdout
+            .contains("50-docker-credential-ecr.conf: left in place"),
+        "{}",
+        run.stdout
+    );
 
     let run = configure(&env, &["--remove", "--store", "--podman"]);
     assert!(run.success, "{}", run.stderr);
