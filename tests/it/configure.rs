@@ -956,3 +956,49 @@ fn store_podman_as_root_never_writes_into_another_users_home() {
     assert!(!env.path("home/.config").exists());
     assert!(!docker.exists());
 }
+
+/// The same with a real podman (rootful, storage in the test directory).
+#[test]
+fn store_podman_routes_a_real_podman_to_us() {
+    let test = "store_podman_routes_a_real_podman_to_us";
+    if !crate::harness::tools_present(test, &["podman"], "apt-get install podman") {
+        return;
+    }
+    let mut env = TestEnv::new();
+    let dir = Path::new(crate::harness::BIN)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
+    env.set("PATH", &path);
+    let server = "127.0.0.1:1";
+    let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
+    assert!(env.run(&["store"], &login.to_string()).success);
+    assert!(configure(&env, &["--store", "--podman"]).success);
+    let p = env.path("podman").display().to_string();
+    let pull = format!(
+        "podman --root {p}/root --runroot {p}/runroot --storage-driver vfs --cgroup-manager \
+         cgroupfs --events-backend file --tmpdir {p}/tmp --log-level debug pull \
+         --retry 0 docker://{server}/demo:1"
+    );
+    let run = crate::harness::run_command(env.shell(&["env"], &pull), "");
+    if run.stderr.contains("unknown flag: --retry") {
+        // podman before 4.7 has no --retry; it retries a refused connection a few times.
+        let pull = pull.replace(" --retry 0", "");
+        let run = crate::harness::run_command(env.shell(&["env"], &pull), "");
+        assert_found(&run.stderr, server);
+    } else {
+        assert_found(&run.stderr, server);
+    }
+}
+
+#[track_caller]
+fn assert_found(stderr: &str, server: &str) {
+    assert!(
+        stderr.contains(&format!(
+            "Found credentials for {server} in credential helper ecr"
+        )),
+        "{stderr}"
+    );
+}
