@@ -558,6 +558,12 @@ fn store_dry_run_names_the_logins_it_would_copy_and_copies_nothing() {
         "list\n",
         "only list was asked, no secret was read"
     );
+    assert!(
+        run.stdout.contains("\n+{\"credsStore\": \"ecr\"}\n"),
+        "the diff: {}",
+        run.stdout
+    );
+    assert!(!env.path("home/.local/share/docker-credential-ecr").exists());
 }
 
 #[test]
