@@ -29,6 +29,9 @@ const MAX_STDIN: u64 = 1 << 20;
 ///
 /// Add to ~/.docker/config.json:
 ///   "credHelpers": { "<account>.dkr.ecr.<region>.amazonaws.com": "ecr" }
+/// or, for every registry (other registries' logins are kept too):
+///   "credsStore": "ecr"
+/// (`docker-credential-ecr configure` writes either.)
 ///
 /// Credentials come from the standard AWS chain (environment, profiles, SSO,
 /// assume-role, web identity, container and instance roles).
@@ -97,11 +100,12 @@ enum Action {
     /// Internal: mint a token as the caller whose environment we run in (used by the daemon).
     #[command(hide = true)]
     Fetch,
-    /// Route ECR registries to this helper in docker's config (and podman's, with --podman).
+    /// Route ECR registries (or, with --store, every registry) to this helper in docker's
+    /// config, and podman's with --podman.
     ///
     /// Keeps every other setting, the file's mode and layout; writes atomically
     /// and keeps the previous version as <file>.bak. `--remove` undoes exactly
-    /// what was added.
+    /// what was added (with --store, only credsStore and the podman drop-in).
     Configure(ConfigureArgs),
     /// Check each step from `docker pull` to a token; say what is broken and how to fix it.
     ///
@@ -139,7 +143,14 @@ struct ConfigureArgs {
     /// ECR Public (public.ecr.aws).
     #[arg(long)]
     public: bool,
-    /// Also configure podman, buildah and skopeo (containers auth.json).
+    /// Every registry: set docker's "credsStore" to "ecr" (ECR hosts are minted, other
+    /// `docker login`s are stored by this helper). The logins of the credsStore it replaces
+    /// are copied first; credHelpers entries keep precedence.
+    #[arg(long)]
+    store: bool,
+    /// Also configure podman, buildah and skopeo: credHelpers in containers' auth.json, and with
+    /// --store a drop-in ~/.config/containers/registries.conf.d/50-docker-credential-ecr.conf
+    /// adding "ecr" to credential-helpers.
     #[arg(long)]
     podman: bool,
     /// The docker config file [default: $DOCKER_CONFIG/config.json or ~/.docker/config.json].
@@ -357,9 +368,16 @@ fn daemon_command(
 /// `configure`: a human command, so its report goes to stdout like any CLI's.
 fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
     use crate::client_config::{self, ContainersAuth};
-    if args.registries.is_empty() && args.regions.is_empty() && !args.public && !args.remove {
+    if args.registries.is_empty()
+        && args.regions.is_empty()
+        && !args.public
+        && !args.store
+        && !args.remove
+    {
         return Answer::failed(
-            "name the registries: --registry HOST, --region REGION or --public".to_string(),
+            "name the registries: --registry HOST, --region REGION or --public, or --store for \
+             every registry"
+                .to_string(),
         );
     }
     let account = |region: &str| {
@@ -381,7 +399,9 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         return Answer::failed("cannot find docker's config: set DOCKER_CONFIG or HOME".into());
     };
     let containers_auth = ContainersAuth::from_env(|k| std::env::var(k).ok(), dirs::home_dir());
-    let containers = match (args.podman, args.auth_file) {
+    // `--store` alone needs no credHelpers in the containers auth file.
+    let auth_entries = !hosts.is_empty() || (args.remove && !args.store);
+    let containers = match (args.podman && auth_entries, args.auth_file) {
         (false, _) => None,
         (true, Some(file)) => Some(file),
         (true, None) => match containers_auth
@@ -399,6 +419,41 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
             }
         },
     };
+    // The drop-in, for --store, or for --remove taking back everything.
+    let registries = if args.podman && (args.store || (args.remove && hosts.is_empty())) {
+        let env = |k: &str| std::env::var(k).ok();
+        match crate::client_config::registries_conf::Locations::from_env(env, dirs::home_dir()) {
+            Some(locations) => Some(locations),
+            None => {
+                return Answer::failed(
+                    "cannot find the containers tools' registries.conf.d: set HOME".into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    // Copying the replaced store's logins runs helpers: each is bounded like a fetch.
+    let copier = match std::env::current_exe() {
+        Ok(ours) => {
+            let config = (helper.config)().unwrap_or_default();
+            let timeout = match (helper.limits)(&config) {
+                Ok(limits) => limits.timeout,
+                Err(e) => return Answer::failed(e.to_string()),
+            };
+            Some(crate::configure::migrate::Copier {
+                path_var: std::env::var_os("PATH").unwrap_or_default(),
+                ours,
+                timeout,
+            })
+        }
+        Err(e) if args.store && !args.remove => {
+            return Answer::failed(format!(
+                "cannot find this program to copy logins into it: {e}; nothing was written"
+            ));
+        }
+        Err(_) => None,
+    };
     crate::configure::run(&crate::configure::Request {
         hosts,
         docker,
@@ -408,6 +463,10 @@ fn configure(helper: &Helper, args: ConfigureArgs) -> Answer {
         dry_run: args.dry_run,
         path_var: std::env::var_os("PATH").unwrap_or_default(),
         record: crate::configure::default_record_path(),
+        store: args.store,
+        copier,
+        storage_ignored: crate::logins::ignored(|k| std::env::var(k).ok()),
+        registries,
     })
 }
 
@@ -485,6 +544,10 @@ fn doctor(helper: &Helper, host: Option<String>, json: bool) -> Answer {
         current_exe: std::env::current_exe().ok(),
         docker,
         containers: ContainersAuth::from_env(env, dirs::home_dir()),
+        registries: crate::client_config::registries_conf::Locations::from_env(
+            env,
+            dirs::home_dir(),
+        ),
         default_region: env("AWS_REGION")
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".to_string()),

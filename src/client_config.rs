@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 mod json_text;
+pub mod registries_conf;
 
 /// The `credHelpers` value that makes docker run `docker-credential-ecr`.
 pub const HELPER_SUFFIX: &str = "ecr";
@@ -355,6 +356,52 @@ impl ConfigFile {
         previous
     }
 
+    /// The text of the top-level `credsStore` value exactly as written
+    /// (`"desktop"`, quotes and escapes included), `None` without one: what
+    /// `configure --remove` puts back byte for byte.
+    pub fn creds_store_raw(&self) -> Option<String> {
+        let root = self.root_object()?;
+        let member = json_text::find(&self.text, &root, "credsStore")?;
+        self.text.get(member.value.clone()).map(str::to_string)
+    }
+
+    /// Sets the top-level `credsStore` to the JSON text `raw` (a value
+    /// [`creds_store_raw`](Self::creds_store_raw) returned, or a serialised
+    /// helper name), or removes every `credsStore` member (`None`). Only that
+    /// member's text changes.
+    pub fn set_creds_store_raw(&mut self, raw: Option<&str>) {
+        let mut text = self.text.clone();
+        match raw {
+            Some(raw) => {
+                if self.is_blank() {
+                    // No document yet: start one, keeping whatever followed (the final newline).
+                    text = format!("{{}}{}", if text.is_empty() { "\n" } else { &text });
+                }
+                let Some(root) = json_text::object_at(&text, root_start(&text)) else {
+                    return;
+                };
+                match json_text::find(&text, &root, "credsStore") {
+                    Some(member) => json_text::replace_value(&mut text, &member, raw),
+                    None => {
+                        let parent = json_text::layout_of(&text, &root)
+                            .unwrap_or_else(|| json_text::top_level_layouts().0);
+                        json_text::append(&mut text, &root, "credsStore", raw, &parent);
+                    }
+                }
+            }
+            None => {
+                // Every member goes: a duplicate key would otherwise take over.
+                while let Some(root) = json_text::object_at(&text, root_start(&text)) {
+                    let Some(member) = json_text::find(&text, &root, "credsStore") else {
+                        break;
+                    };
+                    json_text::remove(&mut text, &root, &member);
+                }
+            }
+        }
+        self.commit(text);
+    }
+
     /// Drops an empty `credHelpers` object (one we created).
     pub fn drop_empty_cred_helpers(&mut self) {
         if !self.helpers().is_some_and(Map::is_empty) {
@@ -645,6 +692,39 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn creds_store_is_set_and_restored_byte_for_byte() {
+        let store = |text: Option<&str>| {
+            let mut file = parse(text).unwrap();
+            let previous = file.creds_store_raw();
+            file.set_creds_store_raw(Some("\"ecr\""));
+            let set = file.render();
+            let mut again = parse(Some(&set)).unwrap();
+            assert_eq!(again.creds_store(), Some("ecr"), "{set}");
+            again.set_creds_store_raw(previous.as_deref());
+            (set, again.render())
+        };
+        // An escaped previous value comes back as written, not re-serialised.
+        for original in [
+            "{\n\t\"auths\": {},\n\t\"credsStore\": \"desk\\u0074op\"\n}",
+            "{\"auths\":{}}",
+            "{\n\t\"auths\": {}\n}\n",
+            "{}",
+            "{ }",
+        ] {
+            let (set, back) = store(Some(original));
+            assert_eq!(back, original, "after {set}");
+        }
+        let (set, _) = store(None);
+        assert_eq!(set, "{\n\t\"credsStore\": \"ecr\"\n}\n");
+        let (set, _) = store(Some("{\"credsStore\":\"pass\",\"credHelpers\":{}}"));
+        assert_eq!(set, "{\"credsStore\":\"ecr\",\"credHelpers\":{}}");
+        // Duplicate keys all go on removal, or the earlier one would take over.
+        let mut dup = parse(Some("{\"credsStore\":\"a\",\"x\":1,\"credsStore\":\"b\"}")).unwrap();
+        dup.set_creds_store_raw(None);
+        assert_eq!(dup.render(), "{\"x\":1}");
     }
 
     #[test]

@@ -8,6 +8,17 @@
 //! written), `--dry-run` shows the diff, and what we added is recorded — which
 //! entries, and the values they replaced — so `--remove` restores the files
 //! byte for byte instead of guessing.
+//!
+//! Two ways to route registries here. `--registry`/`--region`/`--public` add
+//! `credHelpers` entries, one per ECR registry. `--store` makes us docker's
+//! `credsStore`, which answers for every registry: ECR hosts of any account
+//! and region are minted, every other `docker login` is kept by our `store`.
+//! Both can be set at once: docker asks a `credHelpers` entry first, so
+//! entries naming `ecr` keep working unchanged under `--store`, and an entry
+//! naming another helper keeps that registry on the other helper (configure
+//! warns when that helper is not us). Before `--store` replaces another
+//! `credsStore`, that store's logins are copied into ours (see [`migrate`]),
+//! and `--remove` puts the previous value back exactly.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -15,11 +26,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_config::registries_conf::{self, DROP_IN_HEADER, Locations};
 use crate::client_config::{
     self, ClientConfigError, ConfigFile, ContainersAuth, HELPER_BINARY, HELPER_SUFFIX,
 };
 use crate::helper::Answer;
 use crate::registry;
+
+pub mod migrate;
 
 /// More `credHelpers` entries than this make the legacy `docker build` visibly slow.
 const LONG_LIST: usize = 10;
@@ -43,6 +57,15 @@ pub struct Request {
     pub path_var: OsString,
     /// Where what we added is recorded (`None`: nowhere, `--remove` falls back to matching "ecr").
     pub record: Option<PathBuf>,
+    /// `--store`: docker's `credsStore` (every registry) instead of, or besides, `credHelpers`.
+    pub store: bool,
+    /// How to copy the logins of the `credsStore` that `--store` replaces; `None` copies nothing.
+    pub copier: Option<migrate::Copier>,
+    /// `AWS_ECR_IGNORE_CREDS_STORAGE=true`: our `store` keeps nothing, so copying would lose logins.
+    pub storage_ignored: bool,
+    /// `--store --podman`: where the containers tools read `credential-helpers`,
+    /// for our drop-in (see [`registries_conf`]).
+    pub registries: Option<Locations>,
 }
 
 /// Where `configure` records what it added, so `--remove` can undo exactly that.
@@ -99,11 +122,65 @@ struct FileRecord {
     created_cred_helpers: bool,
     /// Each host we set, with the helper it named before (`None`: no entry).
     hosts: BTreeMap<String, Option<String>>,
+    /// Set when we made `credsStore` ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    creds_store: Option<StoreRecord>,
+}
+
+impl FileRecord {
+    /// Nothing of ours is left in the file.
+    fn is_empty(&self) -> bool {
+        self.hosts.is_empty() && self.creds_store.is_none()
+    }
+}
+
+/// What `credsStore` was before `--store`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoreRecord {
+    /// Its value's JSON text exactly as written (`None`: there was no `credsStore`).
+    previous: Option<String>,
+}
+
+/// What `--remove` takes back from a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope<'a> {
+    /// Everything recorded (`--remove` alone).
+    All,
+    /// These hosts' `credHelpers` entries, and `credsStore` when `store`.
+    Only { hosts: &'a [String], store: bool },
+}
+
+impl Scope<'_> {
+    fn hosts(&self) -> Option<&[String]> {
+        match self {
+            Scope::All => None,
+            Scope::Only { hosts, .. } => Some(hosts),
+        }
+    }
+
+    fn store(&self) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only { store, .. } => *store,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Record {
     files: BTreeMap<String, FileRecord>,
+    /// The containers tools' drop-in we wrote (`--store --podman`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drop_in: Option<DropInRecord>,
+}
+
+/// Our registries.conf drop-in, and the directories created for it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DropInRecord {
+    path: PathBuf,
+    /// Created for the drop-in, outermost first; removed again when empty.
+    #[serde(default)]
+    created_dirs: Vec<PathBuf>,
 }
 
 fn load_record(path: Option<&Path>) -> Record {
@@ -134,6 +211,17 @@ struct Planned {
     /// The new text; `None` deletes the file (we created it and it is empty again).
     after: Option<String>,
     report: String,
+    /// How the file is written.
+    kind: Kind,
+}
+
+/// Whose file a plan writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A client's config, edited in place (mode kept, `.bak`, through links).
+    ClientConfig,
+    /// Our own drop-in, in a directory created under `home` if missing (0600 file, 0700 dirs).
+    DropIn { home: PathBuf },
 }
 
 /// Runs `configure` (or `configure --remove`).
@@ -146,16 +234,62 @@ pub fn run(request: &Request) -> Answer {
     let mut plans = Vec::new();
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
+    let scope = if request.hosts.is_empty() && !request.store {
+        Scope::All
+    } else {
+        Scope::Only {
+            hosts: &request.hosts,
+            store: request.store,
+        }
+    };
     for path in &targets {
+        // credsStore is docker's alone: the containers tools ignore it.
+        let docker = *path == request.docker;
         let planned = if request.remove {
-            plan_remove(path, &request.hosts, &mut record, &mut notes)
+            let scope = match scope {
+                Scope::Only { hosts, .. } if !docker => Scope::Only {
+                    hosts,
+                    store: false,
+                },
+                scope => scope,
+            };
+            plan_remove(path, scope, &mut record, &mut notes)
         } else {
-            plan_add(path, &request.hosts, &mut record, &mut notes)
+            plan_add(
+                path,
+                &request.hosts,
+                request.store && docker,
+                &mut record,
+                &mut notes,
+            )
         };
         match planned {
             Ok(Some(plan)) => plans.push(plan),
             Ok(None) => {}
             Err(e) => return Answer::failed(e.to_string()),
+        }
+    }
+    if request.remove
+        && request.registries.is_none()
+        && scope.store()
+        && let Some(drop_in) = &record.drop_in
+    {
+        notes.push(format!(
+            "{}: left in place, podman, buildah and skopeo still ask {HELPER_BINARY}: add \
+             --podman to remove it too",
+            drop_in.path.display()
+        ));
+    }
+    if let Some(locations) = &request.registries {
+        let planned = if request.remove {
+            plan_drop_in_remove(locations, &mut record, &mut notes)
+        } else {
+            plan_drop_in_add(locations, &mut record, &mut notes, &mut warnings)
+        };
+        match planned {
+            Ok(Some(plan)) => plans.push(plan),
+            Ok(None) => {}
+            Err(e) => return Answer::failed(e),
         }
     }
     if !request.remove {
@@ -167,28 +301,51 @@ pub fn run(request: &Request) -> Answer {
     }
 
     let mut out = String::new();
+    let mut copied = Vec::new();
+    if request.store && !request.remove {
+        match copy_logins(request) {
+            Ok(outcome) => {
+                copied = outcome.report;
+                warnings.extend(outcome.warnings);
+            }
+            Err(lines) => {
+                return Answer {
+                    stdout: String::new(),
+                    stderr: lines,
+                    success: false,
+                };
+            }
+        }
+    }
     for plan in &plans {
         if request.dry_run {
             out.push_str(&diff(plan));
             continue;
         }
-        let written = match &plan.after {
-            Some(text) => client_config::write_atomic(&plan.path, text),
-            None => std::fs::remove_file(&plan.path).map_err(|source| ClientConfigError::Io {
-                path: plan.path.clone(),
-                source,
-            }),
+        let written = match (&plan.kind, &plan.after) {
+            (Kind::ClientConfig, Some(text)) => {
+                client_config::write_atomic(&plan.path, text).map_err(|e| e.to_string())
+            }
+            (Kind::DropIn { home }, Some(text)) => write_drop_in(home, plan, text, &mut record),
+            (kind, None) => {
+                let removed = std::fs::remove_file(&plan.path)
+                    .map_err(|e| format!("{}: {e}", plan.path.display()));
+                if removed.is_ok() && *kind != Kind::ClientConfig {
+                    remove_created_dirs(&mut record);
+                }
+                removed
+            }
         };
         if let Err(e) = written {
             // Files already written stay written; the record below describes them.
             save_and_warn(request, &record, &mut warnings);
-            let mut answer = Answer::failed(e.to_string());
+            let mut answer = Answer::failed(e);
             answer.stdout = out;
             return answer;
         }
         out.push_str(&plan.report);
     }
-    out.extend(notes.iter().map(|n| format!("{n}\n")));
+    out.extend(copied.iter().chain(&notes).map(|n| format!("{n}\n")));
     if request.dry_run {
         out.push_str("dry run: nothing was written\n");
     } else if !plans.is_empty() {
@@ -216,6 +373,7 @@ fn save_and_warn(request: &Request, record: &Record, warnings: &mut Vec<String>)
 fn plan_add(
     path: &Path,
     hosts: &[String],
+    store: bool,
     record: &mut Record,
     notes: &mut Vec<String>,
 ) -> Result<Option<Planned>, ClientConfigError> {
@@ -230,14 +388,28 @@ fn plan_add(
         let previous = file.set_cred_helper(host, Some(HELPER_SUFFIX));
         if previous.as_deref() != Some(HELPER_SUFFIX) {
             entry.hosts.entry(host.clone()).or_insert(previous);
-            added.push(host.as_str());
+            added.push(host.clone());
         }
+    }
+    if store && file.creds_store() != Some(HELPER_SUFFIX) {
+        let previous = file.creds_store_raw();
+        added.push(match file.creds_store() {
+            Some(old) => format!("credsStore (every registry; was {old:?})"),
+            None => "credsStore (every registry)".to_string(),
+        });
+        // The value in effect now is the one --remove must give back.
+        entry.creds_store = Some(StoreRecord { previous });
+        file.set_creds_store_raw(Some(&json_string(HELPER_SUFFIX)));
     }
     let shown = path.display();
     let Some(after) = file.changed_text() else {
+        let mut what: Vec<String> = hosts.to_vec();
+        if store {
+            what.push("every registry (credsStore)".to_string());
+        }
         notes.push(format!(
             "{shown}: already routes {} to {HELPER_BINARY}",
-            hosts.join(", ")
+            what.join(", ")
         ));
         return Ok(None);
     };
@@ -257,12 +429,13 @@ fn plan_add(
             "updated {shown}: {} -> {HELPER_BINARY}{backup}\n",
             added.join(", ")
         ),
+        kind: Kind::ClientConfig,
     }))
 }
 
 fn plan_remove(
     path: &Path,
-    hosts: &[String],
+    scope: Scope,
     record: &mut Record,
     notes: &mut Vec<String>,
 ) -> Result<Option<Planned>, ClientConfigError> {
@@ -276,11 +449,11 @@ fn plan_remove(
         return Ok(None);
     }
     client_config::check_writable(path)?;
-    let targets: Vec<String> = match (&entry, hosts.is_empty()) {
-        (_, false) => hosts.to_vec(),
-        (Some(entry), true) => entry.hosts.keys().cloned().collect(),
+    let targets: Vec<String> = match (&entry, scope.hosts()) {
+        (_, Some(hosts)) => hosts.to_vec(),
+        (Some(entry), None) => entry.hosts.keys().cloned().collect(),
         // No record (state lost): everything that names us.
-        (None, true) => file
+        (None, None) => file
             .cred_helpers()
             .into_iter()
             .filter(|(_, helper)| *helper == HELPER_SUFFIX)
@@ -304,9 +477,26 @@ fn plan_remove(
             None => {}
         }
     }
+    if scope.store() {
+        let recorded = entry.as_mut().and_then(|e| e.creds_store.take());
+        match file.creds_store() {
+            Some(HELPER_SUFFIX) => {
+                let previous = recorded.and_then(|r| r.previous);
+                file.set_creds_store_raw(previous.as_deref());
+                removed.push(match &previous {
+                    Some(raw) => format!("credsStore (back to {raw})"),
+                    None => "credsStore".to_string(),
+                });
+            }
+            Some(other) if recorded.is_some() => notes.push(format!(
+                "{shown}: left credsStore alone: it now names {other:?}, not {HELPER_SUFFIX:?}"
+            )),
+            _ => {}
+        }
+    }
     let mut delete = false;
     if let Some(entry) = &entry
-        && entry.hosts.is_empty()
+        && entry.is_empty()
     {
         if entry.created_cred_helpers {
             file.drop_empty_cred_helpers();
@@ -314,7 +504,7 @@ fn plan_remove(
         delete = entry.created_file && file.is_empty();
     }
     match entry {
-        Some(e) if !e.hosts.is_empty() => {
+        Some(e) if !e.is_empty() => {
             record.files.insert(key, e);
         }
         _ => {
@@ -328,6 +518,7 @@ fn plan_remove(
             before,
             after: None,
             report: format!("removed {shown}: configure had created it\n"),
+            kind: Kind::ClientConfig,
         }));
     }
     let Some(after) = file.changed_text() else {
@@ -343,7 +534,293 @@ fn plan_remove(
             removed.join(", "),
             client_config::backup_path(path).display()
         ),
+        kind: Kind::ClientConfig,
     }))
+}
+
+/// Plans our registries.conf drop-in: the helpers the other files set, then
+/// `ecr`. A file of that name we did not write is refused, not replaced.
+fn plan_drop_in_add(
+    locations: &Locations,
+    record: &mut Record,
+    notes: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Planned>, String> {
+    let path = locations.drop_in();
+    let shown = path.display();
+    // Checked now, so a directory we may not write in stops everything before any file is written.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::safe_fs::own_dir_usable_under(&locations.home, dir)
+        .map_err(|e| format!("{e}; nothing was written"))?;
+    let before = read_drop_in(&path)?;
+    if before
+        .as_deref()
+        .is_some_and(|t| !t.starts_with(DROP_IN_HEADER))
+    {
+        return Err(format!(
+            "{shown} exists and was not written by configure: move it away, or add \
+             \"{HELPER_SUFFIX}\" to its credential-helpers yourself; nothing was written"
+        ));
+    }
+    let previous = locations.helpers(Some(&path));
+    warnings.extend(previous.problems.iter().map(|p| {
+        format!("warning: {p}: podman, buildah and skopeo refuse to start until it is fixed")
+    }));
+    let after = registries_conf::drop_in_text(&previous.helpers, HELPER_SUFFIX);
+    for (file, helpers) in later_overrides(locations, &path) {
+        warnings.push(format!(
+            "warning: {} comes after {shown} and sets credential-helpers = {helpers:?}, \
+             which replaces ours: add \"{HELPER_SUFFIX}\" there",
+            file.display()
+        ));
+    }
+    if before.is_none() && previous.includes(HELPER_SUFFIX) {
+        let from = previous
+            .from
+            .map_or("registries.conf".to_string(), |f| f.display().to_string());
+        notes.push(format!(
+            "{from}: credential-helpers already lists \"{HELPER_SUFFIX}\": podman, buildah and \
+             skopeo already ask {HELPER_BINARY} for every registry"
+        ));
+        return Ok(None);
+    }
+    if before.as_deref() == Some(after.as_str()) {
+        notes.push(format!(
+            "{shown}: already makes podman, buildah and skopeo ask {HELPER_BINARY} for every registry"
+        ));
+        return Ok(None);
+    }
+    let recorded = record.drop_in.get_or_insert_with(DropInRecord::default);
+    recorded.path = path.clone();
+    let verb = if before.is_some() {
+        "updated"
+    } else {
+        "created"
+    };
+    Ok(Some(Planned {
+        path: path.clone(),
+        before: before.unwrap_or_default(),
+        report: format!(
+            "{verb} {shown}: podman, buildah and skopeo ask {HELPER_BINARY} for every registry \
+             (credential-helpers = {:?})\n",
+            with_suffix(&previous.helpers)
+        ),
+        after: Some(after),
+        kind: Kind::DropIn {
+            home: locations.home.clone(),
+        },
+    }))
+}
+
+fn with_suffix(helpers: &[String]) -> Vec<String> {
+    let mut all = helpers.to_vec();
+    if !all.iter().any(|h| h == HELPER_SUFFIX) {
+        all.push(HELPER_SUFFIX.to_string());
+    }
+    all
+}
+
+/// User drop-ins read after ours that set `credential-helpers` without us: theirs wins.
+fn later_overrides(locations: &Locations, ours: &Path) -> Vec<(PathBuf, Vec<String>)> {
+    locations
+        .files()
+        .into_iter()
+        .filter(|f| f.parent() == ours.parent() && f.file_name() > ours.file_name())
+        .filter_map(|f| {
+            let text =
+                crate::safe_fs::read_text_if_exists(&f, crate::safe_fs::READ_LIMIT).ok()??;
+            let helpers = registries_conf::parse_helpers(&text).ok()??;
+            (!helpers.iter().any(|h| h == HELPER_SUFFIX)).then_some((f, helpers))
+        })
+        .collect()
+}
+
+/// Plans deleting our drop-in: only a file that still carries our header.
+fn plan_drop_in_remove(
+    locations: &Locations,
+    record: &mut Record,
+    notes: &mut Vec<String>,
+) -> Result<Option<Planned>, String> {
+    let path = record
+        .drop_in
+        .as_ref()
+        .map_or_else(|| locations.drop_in(), |r| r.path.clone());
+    let shown = path.display();
+    let Some(before) = read_drop_in(&path)? else {
+        if record.drop_in.take().is_some() {
+            notes.push(format!("{shown}: does not exist, nothing to remove"));
+        }
+        return Ok(None);
+    };
+    if !before.starts_with(DROP_IN_HEADER) {
+        notes.push(format!(
+            "{shown}: left alone: it no longer starts with configure's header"
+        ));
+        record.drop_in = None;
+        return Ok(None);
+    }
+    Ok(Some(Planned {
+        path: path.clone(),
+        before,
+        after: None,
+        report: format!(
+            "removed {shown}: podman, buildah and skopeo no longer ask {HELPER_BINARY} for every \
+             registry\n"
+        ),
+        kind: Kind::DropIn {
+            home: locations.home.clone(),
+        },
+    }))
+}
+
+fn read_drop_in(path: &Path) -> Result<Option<String>, String> {
+    crate::safe_fs::read_text_if_exists(path, crate::safe_fs::READ_LIMIT)
+        .map_err(|e| format!("{e}; nothing was written"))
+}
+
+/// Creates the drop-in's directory where missing (0700, only under `home`,
+/// which must be ours) and writes the file 0600 through a fresh temporary file.
+fn write_drop_in(
+    home: &Path,
+    plan: &Planned,
+    text: &str,
+    record: &mut Record,
+) -> Result<(), String> {
+    let dir = plan.path.parent().unwrap_or(Path::new("."));
+    let created = crate::safe_fs::ensure_own_dir_under(home, dir).map_err(|e| e.to_string())?;
+    if let Some(recorded) = record.drop_in.as_mut() {
+        recorded.created_dirs.extend(created);
+    }
+    crate::safe_fs::write_atomic(&plan.path, text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Removes the directories created for the drop-in, innermost first, while empty.
+fn remove_created_dirs(record: &mut Record) {
+    if let Some(recorded) = record.drop_in.take() {
+        for dir in recorded.created_dirs.iter().rev() {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// A helper name as a JSON string.
+fn json_string(name: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(name).unwrap_or_default()
+}
+
+/// Stores that only ever hold ECR tokens: nothing of theirs needs copying
+/// (the Go helper, whose `list` may also need AWS and fail without it).
+const ECR_ONLY: [&str; 1] = ["ecr-login"];
+
+/// What copying the replaced store's logins said.
+#[derive(Debug, Default)]
+struct Copied {
+    /// For the report on stdout.
+    report: Vec<String>,
+    /// For stderr.
+    warnings: Vec<String>,
+}
+
+/// Copies (with `--dry-run`: lists) the logins of the `credsStore` that
+/// `--store` is about to replace; `Err` holds one line per failure, and then
+/// nothing may be written.
+fn copy_logins(request: &Request) -> Result<Copied, Vec<String>> {
+    let mut copied = Copied::default();
+    let Some(copier) = &request.copier else {
+        return Ok(copied);
+    };
+    let docker = ConfigFile::load(&request.docker).map_err(|e| vec![e.to_string()])?;
+    let Some(old) = docker.creds_store().filter(|s| *s != HELPER_SUFFIX) else {
+        return Ok(copied);
+    };
+    let program = format!("docker-credential-{old}");
+    if ECR_ONLY.contains(&old) {
+        copied.report.push(format!(
+            "{program} only holds ECR tokens, which {HELPER_BINARY} mints itself: nothing to copy"
+        ));
+        return Ok(copied);
+    }
+    let kept = format!("\"credsStore\": {old:?} still in place; nothing was written");
+    let Some(exe) = copier.locate(old) else {
+        copied.warnings.push(format!(
+            "warning: {program} is not on PATH, so docker cannot read its logins either: \
+             there is nothing to copy"
+        ));
+        return Ok(copied);
+    };
+    let listing = copier
+        .list(old, &exe)
+        .map_err(|e| vec![format!("cannot copy the logins in {program}: {e}; {kept}")])?;
+    if !listing.skipped.is_empty() {
+        copied.report.push(format!(
+            "not copied from {program}: {} ({HELPER_BINARY} mints ECR tokens itself)",
+            listing.skipped.join(", ")
+        ));
+    }
+    if listing.copy.is_empty() {
+        copied
+            .report
+            .push(format!("{program} holds no other logins: nothing to copy"));
+        return Ok(copied);
+    }
+    let names: Vec<&str> = listing.copy.iter().map(|l| l.server.as_str()).collect();
+    let names = names.join(", ");
+    let count = listing.copy.len();
+    if request.storage_ignored {
+        return Err(vec![format!(
+            "AWS_ECR_IGNORE_CREDS_STORAGE=true makes {HELPER_BINARY} keep no logins, so the {count} \
+             in {program} ({names}) would be lost: unset it, or log in again after switching; {kept}"
+        )]);
+    }
+    if request.dry_run {
+        copied.report.push(format!(
+            "would copy {count} login(s) from {program} into {HELPER_BINARY}: {names}"
+        ));
+        return Ok(copied);
+    }
+    // Every login is read before any is stored: a failing old store copies nothing.
+    let mut errors = Vec::new();
+    let mut logins = Vec::new();
+    for login in &listing.copy {
+        match copier.get(old, &exe, &login.server) {
+            Ok(credentials) => logins.push(credentials),
+            Err(e) => {
+                let wedged = matches!(e, migrate::MigrateError::TimedOut { .. });
+                errors.push(format!("cannot copy {}: {e}", login.server));
+                // The next get would hang the same way.
+                if wedged {
+                    break;
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        for credentials in &logins {
+            match copier.store(credentials) {
+                Ok(said) => {
+                    for line in said {
+                        if !copied.warnings.contains(&line) {
+                            copied.warnings.push(line);
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("cannot copy {}: {e}", credentials.server)),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.push(format!("no login was lost: {kept}"));
+        return Err(errors);
+    }
+    copied.report.push(format!(
+        "copied {count} login(s) from {program} into {HELPER_BINARY}: {names}; {program} keeps \
+         its copies, so `{HELPER_BINARY} configure --remove` restores \"credsStore\": {old:?} \
+         with nothing lost"
+    ));
+    Ok(copied)
 }
 
 /// Things that will still stop the helper from being used after a successful configure.
@@ -367,6 +844,29 @@ fn add_warnings(request: &Request, docker_after: Option<&str>) -> Vec<String> {
                  and crane ask for, go to docker-credential-{store}",
                 request.docker.display()
             ));
+        }
+        if request.store && docker.creds_store() == Some(HELPER_SUFFIX) {
+            for (host, helper) in docker.cred_helpers() {
+                if helper != HELPER_SUFFIX && registry::parse_host(host).is_some() {
+                    warnings.push(format!(
+                        "warning: {}: credHelpers still sends {host} to docker-credential-{helper} \
+                         (docker asks credHelpers before credsStore): run `{HELPER_BINARY} \
+                         configure --registry {host}` or delete that entry",
+                        request.docker.display()
+                    ));
+                }
+            }
+        }
+        let tools = ["podman", "buildah", "skopeo"];
+        let installed = tools
+            .iter()
+            .any(|t| client_config::find_on_path(t, &request.path_var).is_some());
+        if request.store && request.registries.is_none() && installed {
+            warnings.push(
+                "warning: podman, buildah and skopeo ignore docker's credsStore: add --podman \
+                 to route every registry here for them too"
+                    .to_string(),
+            );
         }
         let count = docker.cred_helpers().len();
         if count > LONG_LIST {

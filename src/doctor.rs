@@ -8,6 +8,12 @@
 //! the host to it, do AWS credentials resolve (and to whom, per STS), does the
 //! token call succeed, does the cache backend work, is the daemon up — and a
 //! check whose prerequisite failed is skipped rather than failing noisily.
+//!
+//! Each client is in one of two modes, and the report says which. docker:
+//! `credsStore: "ecr"` sends every registry here (no host can be unrouted),
+//! or `credHelpers` entries route named registries. The containers tools:
+//! `credential-helpers` listing `ecr` in registries.conf (or a drop-in) asks
+//! us for every registry, or `credHelpers` entries in their auth files do.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -17,6 +23,7 @@ use serde::Serialize;
 
 use crate::cache::Served;
 use crate::cache::entry::epoch;
+use crate::client_config::registries_conf::{AUTH_FILES, Effective, Locations};
 use crate::client_config::{
     ConfigFile, ContainersAuth, HELPER_BINARY, HELPER_SUFFIX, find_on_path,
 };
@@ -83,6 +90,8 @@ pub struct Context {
     pub docker: PathBuf,
     /// The containers tools' auth files.
     pub containers: ContainersAuth,
+    /// Where the containers tools read `credential-helpers` (`None`: no HOME).
+    pub registries: Option<Locations>,
     /// The region to ask STS in when no host names one.
     pub default_region: String,
 }
@@ -139,33 +148,81 @@ fn checks(helper: &Helper, context: &Context) -> Vec<Check> {
             .collect(),
         (None, Err(_)) => Vec::new(),
     };
+    // credsStore naming us: every registry is ours, whatever credHelpers lists.
+    let store_mode = docker
+        .as_ref()
+        .ok()
+        .and_then(ConfigFile::creds_store)
+        .is_some_and(|s| suffix_is_us(s, context).is_ok());
     match &docker {
         Err(e) => out.push(check("docker", Status::Fail, e.to_string(), None)),
-        Ok(_) if hosts.is_empty() => out.push(check(
-            "docker",
-            Status::Fail,
-            format!(
-                "{} routes no registry to {HELPER_BINARY}",
-                context.docker.display()
-            ),
-            Some(format!(
-                "{HELPER_BINARY} configure --registry <account>.dkr.ecr.<region>.amazonaws.com \
-                 (or --region <region>)"
-            )),
-        )),
+        Ok(file) if hosts.is_empty() => out.push(docker_mode(file, context)),
         Ok(file) => {
             for host in &hosts {
                 out.push(docker_route(file, host, context));
             }
         }
     }
+    let registries = context.registries.as_ref().map(|l| l.helpers(None));
     for host in &hosts {
-        out.push(containers_route(host, context));
+        out.push(containers_route(host, context, registries.as_ref()));
     }
-    aws_checks(helper, context, &hosts, &mut out);
+    if hosts.is_empty() {
+        out.extend(containers_mode(context, registries.as_ref(), store_mode));
+    }
+    if let Some(effective) = &registries {
+        out.extend(effective.problems.iter().map(|p| {
+            check(
+                "podman",
+                Status::Warn,
+                format!("{p}: podman, buildah and skopeo refuse to start until it is fixed"),
+                None,
+            )
+        }));
+    }
+    aws_checks(helper, context, &hosts, store_mode, &mut out);
     out.push(cache_check(helper));
     out.push(daemon_check());
     out
+}
+
+/// docker's mode when no ECR host is named: credsStore for everything, or nothing routed.
+fn docker_mode(file: &ConfigFile, context: &Context) -> Check {
+    let shown = file.path.display();
+    let store = file.creds_store();
+    if let Some(store) = store.filter(|s| suffix_is_us(s, context).is_ok()) {
+        return check(
+            "docker",
+            Status::Ok,
+            format!(
+                "{shown}: credsStore mode: \"credsStore\": {store:?} sends every registry to \
+                 {HELPER_BINARY} (ECR hosts of any account and region, and other registries' logins)"
+            ),
+            None,
+        );
+    }
+    let detail = match store {
+        Some(other) => format!(
+            "{shown} routes no registry to {HELPER_BINARY}: \"credsStore\": {other:?} answers \
+             for every registry"
+        ),
+        None => format!("{shown} routes no registry to {HELPER_BINARY}"),
+    };
+    check("docker", Status::Fail, detail, Some(route_fix(None, store)))
+}
+
+/// How to route `host` (or every registry) here, given the credsStore in place.
+fn route_fix(host: Option<&str>, store: Option<&str>) -> String {
+    let registry = host.unwrap_or("<account>.dkr.ecr.<region>.amazonaws.com");
+    let copied = match store {
+        Some(old) if old != HELPER_SUFFIX => {
+            format!("; it copies docker-credential-{old}'s logins first")
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{HELPER_BINARY} configure --registry {registry} (or --store for every registry{copied})"
+    )
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -222,7 +279,7 @@ fn suffix_is_us(suffix: &str, context: &Context) -> Result<(), String> {
 
 fn docker_route(file: &ConfigFile, host: &str, context: &Context) -> Check {
     let shown = file.path.display();
-    let fix = Some(format!("{HELPER_BINARY} configure --registry {host}"));
+    let fix = Some(route_fix(Some(host), file.creds_store()));
     let (how, suffix) = match (file.cred_helper(host), file.creds_store()) {
         (Some(helper), _) => ("credHelpers", helper),
         (None, Some(store)) => ("credsStore", store),
@@ -235,11 +292,15 @@ fn docker_route(file: &ConfigFile, host: &str, context: &Context) -> Check {
             );
         }
     };
+    let routes = match how {
+        "credsStore" => format!("credsStore mode: credsStore routes {host}, and every registry,"),
+        _ => format!("credHelpers mode: credHelpers routes {host}"),
+    };
     match suffix_is_us(suffix, context) {
         Ok(()) => check(
             "docker",
             Status::Ok,
-            format!("{shown}: {how} routes {host} to docker-credential-{suffix}"),
+            format!("{shown}: {routes} to docker-credential-{suffix}"),
             None,
         ),
         Err(other) => check(
@@ -251,24 +312,91 @@ fn docker_route(file: &ConfigFile, host: &str, context: &Context) -> Check {
     }
 }
 
-fn containers_route(host: &str, context: &Context) -> Check {
+/// Whether registries.conf asks us, and whether the auth files are asked before us.
+fn conf_order(registries: Option<&Effective>) -> (bool, bool) {
+    let Some(effective) = registries else {
+        return (false, true);
+    };
+    let position = |name: &str| effective.helpers.iter().position(|h| h == name);
+    let ours = position(HELPER_SUFFIX);
+    let auth_first = match (position(AUTH_FILES), ours) {
+        (Some(auth), Some(ours)) => auth < ours,
+        (auth, _) => auth.is_some(),
+    };
+    (ours.is_some(), auth_first)
+}
+
+fn conf_source(effective: &Effective) -> String {
+    effective
+        .from
+        .as_ref()
+        .map_or("registries.conf".to_string(), |p| p.display().to_string())
+}
+
+/// The containers tools' mode when no ECR host is named.
+fn containers_mode(
+    context: &Context,
+    registries: Option<&Effective>,
+    store_mode: bool,
+) -> Option<Check> {
+    let (ours, _) = conf_order(registries);
+    if let Some(effective) = registries.filter(|_| ours) {
+        return Some(check(
+            "podman",
+            Status::Ok,
+            format!(
+                "{}: credential-helpers mode: {:?}: podman, buildah and skopeo ask \
+                 {HELPER_BINARY} for every registry",
+                conf_source(effective),
+                effective.helpers
+            ),
+            None,
+        ));
+    }
+    let installed = ["podman", "buildah", "skopeo"]
+        .iter()
+        .any(|t| find_on_path(t, &context.path_var).is_some());
+    (store_mode && installed).then(|| {
+        check(
+            "podman",
+            Status::Warn,
+            "podman, buildah and skopeo ignore docker's credsStore, and no registries.conf \
+             credential-helpers list names \"ecr\""
+                .to_string(),
+            Some(format!("{HELPER_BINARY} configure --store --podman")),
+        )
+    })
+}
+
+fn containers_route(host: &str, context: &Context, registries: Option<&Effective>) -> Check {
     let tools = ["podman", "buildah", "skopeo"];
     let files = context.containers.lookup_order(Some(&context.docker));
     let installed = tools
         .iter()
         .any(|t| find_on_path(t, &context.path_var).is_some());
     let fix = Some(format!(
-        "{HELPER_BINARY} configure --podman --registry {host}"
+        "{HELPER_BINARY} configure --podman --registry {host} (or --podman --store for every \
+         registry)"
     ));
-    for file in files.iter().filter_map(|p| ConfigFile::load(p).ok()) {
+    let (conf_routes, auth_first) = conf_order(registries);
+    // containers/image tries credential-helpers in order; "containers-auth.json"
+    // is the auth files, where the first file with an entry wins and, in a
+    // file, credHelpers wins over a stored token.
+    for file in files
+        .iter()
+        .filter(|_| auth_first)
+        .filter_map(|p| ConfigFile::load(p).ok())
+    {
         let shown = file.path.display();
-        // containers/image takes the first file with an entry; in a file, credHelpers wins.
         if let Some(suffix) = file.cred_helper(host) {
             return match suffix_is_us(suffix, context) {
                 Ok(()) => check(
                     "podman",
                     Status::Ok,
-                    format!("{shown}: credHelpers routes {host} to docker-credential-{suffix}"),
+                    format!(
+                        "{shown}: credHelpers mode: credHelpers routes {host} to \
+                         docker-credential-{suffix}"
+                    ),
                     None,
                 ),
                 Err(other) => check(
@@ -293,6 +421,19 @@ fn containers_route(host: &str, context: &Context) -> Check {
             );
         }
     }
+    if let Some(effective) = registries.filter(|_| conf_routes) {
+        return check(
+            "podman",
+            Status::Ok,
+            format!(
+                "{}: credential-helpers mode: {:?}: podman, buildah and skopeo ask \
+                 {HELPER_BINARY} for {host}, and every registry",
+                conf_source(effective),
+                effective.helpers
+            ),
+            None,
+        );
+    }
     if !installed {
         return check(
             "podman",
@@ -306,21 +447,35 @@ fn containers_route(host: &str, context: &Context) -> Check {
         "podman",
         Status::Fail,
         format!(
-            "no file routes {host} to {HELPER_BINARY} (read: {})",
+            "no file routes {host} to {HELPER_BINARY} (read: {}, and registries.conf's \
+             credential-helpers)",
             read.join(", ")
         ),
         fix,
     )
 }
 
-fn aws_checks(helper: &Helper, context: &Context, hosts: &[String], out: &mut Vec<Check>) {
-    let prepared: Vec<(String, Result<Option<crate::helper::Prepared>, String>)> = hosts
+/// Credentials, then a token per host; in credsStore mode with no host
+/// named, a token for the caller's own registry in the default region.
+fn aws_checks(
+    helper: &Helper,
+    context: &Context,
+    hosts: &[String],
+    store_mode: bool,
+    out: &mut Vec<Check>,
+) {
+    let mut prepared: Vec<(String, Result<Option<crate::helper::Prepared>, String>)> = hosts
         .iter()
         .map(|h| (h.clone(), helper.prepare(h)))
         .collect();
     // Credentials are checked as the first ECR host would use them (its profile and role).
     let first = prepared.iter().find_map(|(_, p)| p.as_ref().ok()?.as_ref());
-    let region = first.map_or(context.default_region.as_str(), |p| p.registry.api_region());
+    let region = first
+        .map_or(context.default_region.as_str(), |p| p.registry.api_region())
+        .to_string();
+    let first_account = first
+        .and_then(|p| p.registry.account_id())
+        .map(str::to_string);
     let options = match first.map(|p| Ok(p.options.clone())) {
         Some(options) => options,
         None => helper.plain_options(),
@@ -331,18 +486,19 @@ fn aws_checks(helper: &Helper, context: &Context, hosts: &[String], out: &mut Ve
         out.push(sso);
     }
     let identity = options.map_err(|e| (e, None)).and_then(|options| {
-        crate::token::aws::caller_identity(region, &options).map_err(|e| {
+        crate::token::aws::caller_identity(&region, &options).map_err(|e| {
             let fix = credentials_fix(&e);
             (format!("STS GetCallerIdentity in {region}: {e}"), fix)
         })
     });
     let credentials_ok = match identity {
         Ok(identity) => {
+            if hosts.is_empty() && store_mode {
+                let own = crate::registry::private_host(&identity.account, &region);
+                prepared.push((own.clone(), helper.prepare(&own)));
+            }
             let mut detail = format!("{} (account {})", identity.arn, identity.account);
-            if let Some(other) = first
-                .and_then(|p| p.registry.account_id())
-                .filter(|a| *a != identity.account)
-            {
+            if let Some(other) = first_account.filter(|a| *a != identity.account) {
                 detail.push_str(&format!(
                     "; the registry is in account {other}: its repository policies must allow \
                      this principal"
@@ -613,6 +769,21 @@ mod tests {
         );
         assert!(text.contains("- token       needs credentials\n"), "{text}");
         assert!(text.ends_with("1 problem found\n"), "{text}");
+    }
+
+    #[test]
+    fn credential_helpers_order_decides_whether_auth_files_come_first() {
+        let effective = |helpers: &[&str]| Effective {
+            helpers: helpers.iter().map(|h| h.to_string()).collect(),
+            ..Effective::default()
+        };
+        let order = |helpers: &[&str]| conf_order(Some(&effective(helpers)));
+        assert_eq!(order(&["containers-auth.json"]), (false, true));
+        assert_eq!(order(&["containers-auth.json", "ecr"]), (true, true));
+        // Asked before the auth files, we win over a stale `podman login` token.
+        assert_eq!(order(&["ecr", "containers-auth.json"]), (true, false));
+        assert_eq!(order(&["pass"]), (false, false));
+        assert_eq!(conf_order(None), (false, true));
     }
 
     #[test]

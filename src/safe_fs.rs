@@ -258,16 +258,57 @@ pub fn ensure_dir_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
     ensure_private_dir(dir)
 }
 
-/// Makes sure we may write into `dir`, a directory another program of the
-/// user's shares (the AWS CLI's `~/.aws/cli/cache`): an existing one must be
-/// ours (it is never chmodded, and need not be private: the files we put in
-/// it are 0600); a missing one is created 0700 like [`ensure_dir_under`].
-pub fn ensure_shared_dir_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
-    match std::fs::metadata(dir) {
-        Ok(_) => may_create_in(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ensure_dir_under(anchor, dir),
-        Err(e) => Err(TrustError::io(dir, e)),
+/// Makes `dir` (under `anchor`, which must exist and be ours) a directory we
+/// may create files in, for a file of ours in a directory other programs of
+/// the user's share (`~/.config/containers/registries.conf.d`, the AWS CLI's
+/// `~/.aws/cli/cache`; the files we put there are 0600): existing
+/// directories on the way must be ours (their mode is theirs to choose, and
+/// is never changed), missing ones are created 0700. Returns the directories
+/// created, outermost first, so that exactly those can be removed again.
+pub fn ensure_own_dir_under(anchor: &Path, dir: &Path) -> Result<Vec<PathBuf>, TrustError> {
+    may_create_in(anchor)?;
+    let rel = dir.strip_prefix(anchor).map_err(|_| {
+        TrustError::io(
+            dir,
+            std::io::Error::other(format!("not under {}", anchor.display())),
+        )
+    })?;
+    let mut created = Vec::new();
+    let mut at = anchor.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::metadata(&at) {
+            Ok(_) => may_create_in(&at)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ensure_private_dir(&at)?;
+                created.push(at.clone());
+            }
+            Err(e) => return Err(TrustError::io(&at, e)),
+        }
     }
+    Ok(created)
+}
+
+/// Checks, without creating anything, that [`ensure_own_dir_under`] could succeed.
+pub fn own_dir_usable_under(anchor: &Path, dir: &Path) -> Result<(), TrustError> {
+    may_create_in(anchor)?;
+    let Ok(rel) = dir.strip_prefix(anchor) else {
+        return Err(TrustError::io(
+            dir,
+            std::io::Error::other(format!("not under {}", anchor.display())),
+        ));
+    };
+    let mut at = anchor.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::metadata(&at) {
+            Ok(_) => may_create_in(&at)?,
+            // Everything below a missing directory will be ours.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(TrustError::io(&at, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Checks, without creating anything, that [`ensure_dir_under`] could succeed.

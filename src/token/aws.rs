@@ -528,7 +528,7 @@ pub fn mfa_login(target: &MfaProfile, code: &str, timeout: Duration) -> Result<u
         detail: format!("cannot cache the session: {}", crate::safe_fs::reason(&e)),
     };
     let dir = crate::mfa::cache_dir(&target.home);
-    crate::safe_fs::ensure_shared_dir_under(&target.home, &dir).map_err(unwritable)?;
+    crate::safe_fs::ensure_own_dir_under(&target.home, &dir).map_err(unwritable)?;
     let text = crate::mfa::session_json(&session, &arn, &id);
     crate::safe_fs::write_atomic(&target.cache_file, text.as_bytes()).map_err(unwritable)?;
     Ok(session.expiration)

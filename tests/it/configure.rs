@@ -391,3 +391,620 @@ fn r12_configure_as_root_never_writes_into_another_users_directory() {
         "nothing created in the user's directory"
     );
 }
+
+/// A docker config using another credsStore, as Docker Desktop leaves it.
+const DESKTOP: &str =
+    "{\n\t\"auths\": {},\n\t\"credsStore\": \"desktop\",\n\t\"currentContext\": \"default\"\n}";
+
+#[test]
+fn store_sets_creds_store_and_remove_restores_the_old_one_exactly() {
+    for original in [
+        DESKTOP.to_string(),
+        // An escaped value comes back as written.
+        "{\"credsStore\":\"desk\\u0074op\"}\n".to_string(),
+        // No credsStore: --remove takes the key out again.
+        format!("{{\n\t\"credHelpers\": {{\n\t\t\"{HOST}\": \"ecr\"\n\t}}\n}}"),
+    ] {
+        let env = TestEnv::new();
+        let path = env.write(DOCKER, &original);
+        // `desktop` is not on this PATH: docker cannot read its logins either.
+        let run = configure(&env, &["--store"]);
+        assert!(run.success, "{}", run.stderr);
+        let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+        assert_eq!(v["credsStore"], "ecr", "{}", read(&path));
+        assert!(
+            run.stdout.contains("credsStore (every registry"),
+            "{}",
+            run.stdout
+        );
+        let again = configure(&env, &["--store"]);
+        assert!(
+            again.stdout.contains("already routes every registry"),
+            "{}",
+            again.stdout
+        );
+
+        let run = configure(&env, &["--remove", "--store"]);
+        assert!(run.success, "{}", run.stderr);
+        assert_eq!(read(&path), original, "byte-identical after --remove");
+    }
+}
+
+#[test]
+fn store_and_registry_entries_are_taken_back_separately() {
+    let env = TestEnv::new();
+    let path = env.write(DOCKER, DESKTOP);
+    assert!(configure(&env, &["--store", "--registry", HOST]).success);
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(
+        (&v["credsStore"], &v["credHelpers"][HOST]),
+        (&"ecr".into(), &"ecr".into())
+    );
+    // Only credsStore goes back; the credHelpers entry stays.
+    let run = configure(&env, &["--remove", "--store"]);
+    assert!(run.stdout.contains("back to \"desktop\""), "{}", run.stdout);
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(
+        (&v["credsStore"], &v["credHelpers"][HOST]),
+        (&"desktop".into(), &"ecr".into())
+    );
+    // --remove alone takes the rest.
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&path), DESKTOP);
+
+    // A file configure created goes away again.
+    let fresh = TestEnv::new();
+    assert!(configure(&fresh, &["--store"]).success);
+    assert_eq!(
+        read(&fresh.path(DOCKER)),
+        "{\n\t\"credsStore\": \"ecr\"\n}\n"
+    );
+    assert!(configure(&fresh, &["--remove"]).success);
+    assert!(!fresh.path(DOCKER).exists());
+}
+
+#[test]
+fn store_keeps_other_helpers_entries_and_says_so() {
+    let env = TestEnv::new();
+    let other = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
+    env.write(
+        DOCKER,
+        &format!("{{\"credHelpers\": {{\"{HOST}\": \"ecr\", \"{other}\": \"ecr-login\"}}}}"),
+    );
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "credHelpers still sends {other} to docker-credential-ecr-login"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&format!("sends {HOST}")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A fake `docker-credential-fakeold` first on PATH; it logs each call (never a secret) to `calls.log`.
+fn fake_old_store(env: &mut TestEnv, get_body: &str) -> std::path::PathBuf {
+    let log = env.path("fakeold/calls.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$1\" >> '{log}'\ncase \"$1\" in\n\
+         list) printf '{{\"ghcr.io\":\"bob\",\"https://index.docker.io/v1/\":\"alice\",\"{HOST}\":\"AWS\"}}\\n' ;;\n\
+         get) read -r server; echo \"get $server\" >> '{log}'\n{get_body}\n ;;\n\
+         *) echo unsupported; exit 1 ;;\nesac\n",
+        log = log.display()
+    );
+    let exe = env.write("fakeold/docker-credential-fakeold", &script);
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        env.path("fakeold").display(),
+        env.var("PATH").unwrap_or_default()
+    );
+    env.set("PATH", &path);
+    log
+}
+
+/// The secrets the fake store hands out; they must never be printed.
+const OLD_SECRETS: [&str; 2] = ["ghp_fakeOldSecret1", "dckr_fakeOldSecret2"];
+
+const ANSWERING: &str = "case \"$server\" in\n\
+    ghcr.io) printf '{\"ServerURL\":\"ghcr.io\",\"Username\":\"bob\",\"Secret\":\"ghp_fakeOldSecret1\"}\\n' ;;\n\
+    https://index.docker.io/v1/) printf '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"dckr_fakeOldSecret2\"}\\n' ;;\n\
+    *) echo 'credentials not found in native keychain'; exit 1 ;;\n\
+    esac";
+
+fn assert_no_secret(run: &crate::harness::Run) {
+    for secret in OLD_SECRETS {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "secret printed:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn store_dry_run_names_the_logins_it_would_copy_and_copies_nothing() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, ANSWERING);
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store", "--dry-run"]);
+    assert!(run.success, "{}", run.stderr);
+    assert_no_secret(&run);
+    assert!(
+        run.stdout.contains(
+            "would copy 2 login(s) from docker-credential-fakeold into docker-credential-ecr: \
+             ghcr.io, https://index.docker.io/v1/"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!(
+        "not copied from docker-credential-fakeold: {HOST}"
+    )));
+    assert!(
+        run.stdout.ends_with("dry run: nothing was written\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+    assert_eq!(
+        read(&log),
+        "list\n",
+        "only list was asked, no secret was read"
+    );
+    assert!(
+        run.stdout.contains("\n+{\"credsStore\": \"ecr\"}\n"),
+        "the diff: {}",
+        run.stdout
+    );
+    assert!(!env.path("home/.local/share/docker-credential-ecr").exists());
+}
+
+#[test]
+fn store_refuses_to_migrate_when_our_store_would_keep_nothing() {
+    let mut env = TestEnv::new();
+    fake_old_store(&mut env, ANSWERING);
+    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("AWS_ECR_IGNORE_CREDS_STORAGE=true")
+            && run.stderr.contains("ghcr.io, https://index.docker.io/v1/")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+}
+
+#[test]
+fn store_writes_nothing_when_the_old_store_fails_a_get() {
+    let mut env = TestEnv::new();
+    let failing = "case \"$server\" in\n\
+        ghcr.io) printf '{\"ServerURL\":\"ghcr.io\",\"Username\":\"bob\",\"Secret\":\"ghp_fakeOldSecret1\"}\\n' ;;\n\
+        *) echo 'the keyring is locked'; exit 1 ;;\n\
+        esac";
+    let log = fake_old_store(&mut env, failing);
+    let path = env.write(DOCKER, DESKTOP.replace("desktop", "fakeold").as_str());
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert_no_secret(&run);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].contains("cannot copy https://index.docker.io/v1/")
+            && lines[0].contains("\"the keyring is locked\" (exit status 1)"),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[1].contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(read(&path), DESKTOP.replace("desktop", "fakeold"));
+    assert!(!env.path("home/.docker/config.json.bak").exists());
+    // Nothing was stored: the reads come first, and one failed.
+    let calls = read(&log);
+    assert!(!calls.contains("store"), "{calls}");
+}
+
+#[test]
+fn store_gives_up_on_a_wedged_old_store_and_writes_nothing() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, "sleep 600");
+    env.set("DOCKER_CREDENTIAL_ECR_TIMEOUT", "1");
+    let path = env.write(DOCKER, "{\"credsStore\": \"fakeold\"}");
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].contains(
+            "cannot copy ghcr.io: docker-credential-fakeold get did not answer within 1s"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&path), "{\"credsStore\": \"fakeold\"}");
+    // It gave up after the first hung get rather than hanging once per login.
+    assert_eq!(read(&log).matches("get ").count(), 1, "{}", read(&log));
+}
+
+#[test]
+fn store_copies_the_old_stores_logins_into_ours_first() {
+    let mut env = TestEnv::new();
+    let log = fake_old_store(&mut env, ANSWERING);
+    let original = DESKTOP.replace("desktop", "fakeold");
+    let path = env.write(DOCKER, &original);
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert_no_secret(&run);
+    assert!(
+        run.stdout.contains(
+            "copied 2 login(s) from docker-credential-fakeold into docker-credential-ecr: \
+             ghcr.io, https://index.docker.io/v1/; docker-credential-fakeold keeps its copies"
+        ),
+        "{}",
+        run.stdout
+    );
+    // What our store said (where logins are kept) reaches the user as our own lines.
+    assert!(
+        run.stderr
+            .lines()
+            .all(|l| l.starts_with("docker-credential-ecr: ")
+                && !l.contains("WARN docker_credential_ecr")),
+        "{}",
+        run.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(v["credsStore"], "ecr");
+    // Our own get now answers, for the server names exactly as docker keyed them.
+    for (server, user, secret) in [
+        ("ghcr.io", "bob", OLD_SECRETS[0]),
+        ("https://index.docker.io/v1/", "<token>", OLD_SECRETS[1]),
+    ] {
+        let get = env.get(server);
+        assert!(get.success, "get {server}: {} {}", get.stdout, get.stderr);
+        let got: serde_json::Value = serde_json::from_str(&get.stdout).unwrap();
+        assert_eq!(
+            (&got["Username"], &got["Secret"]),
+            (&user.into(), &secret.into())
+        );
+    }
+    // The ECR host was not asked for: we mint it.
+    assert!(
+        !read(&log).contains(&format!("get {HOST}")),
+        "{}",
+        read(&log)
+    );
+
+    // --remove gives docker its old store back; the old store still has everything.
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&path), original);
+}
+
+const DROP_IN: &str = "home/.config/containers/registries.conf.d/50-docker-credential-ecr.conf";
+
+#[test]
+fn store_podman_adds_a_drop_in_and_remove_takes_exactly_it_back() {
+    let env = TestEnv::new();
+    // The user's own registries.conf: containers/image reads it instead of
+    // the system one, and our drop-in besides; it must stay as it is.
+    let user_main = "unqualified-search-registries = [\"docker.io\"]\n";
+    let main = env.write("home/.config/containers/registries.conf", user_main);
+    let run = configure(&env, &["--store", "--podman", "--dry-run"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("+credential-helpers = [\"containers-auth.json\", \"ecr\"]"),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.path(DROP_IN).exists() && !env.path(DOCKER).exists());
+
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    let drop_in = env.path(DROP_IN);
+    assert!(
+        read(&drop_in).ends_with("credential-helpers = [\"containers-auth.json\", \"ecr\"]\n"),
+        "{}",
+        read(&drop_in)
+    );
+    assert_eq!(mode(&drop_in), 0o600);
+    assert_eq!(mode(drop_in.parent().unwrap()), 0o700);
+    assert_eq!(read(&main), user_main);
+    assert!(
+        !env.path("config/containers/auth.json").exists(),
+        "--store needs no credHelpers entry in containers' auth.json"
+    );
+    let v: serde_json::Value = serde_json::from_str(&read(&env.path(DOCKER))).unwrap();
+    assert_eq!(v["credsStore"], "ecr");
+
+    let again = configure(&env, &["--store", "--podman"]);
+    assert!(
+        again.stdout.contains("already makes podman"),
+        "{}",
+        again.stdout
+    );
+    // Without --podman, the drop-in stays, and configure says so.
+    let run = configure(&env, &["--remove", "--store", "--dry-run"]);
+    assert!(
+        run.stdout
+            .contains("50-docker-credential-ecr.conf: left in place"),
+        "{}",
+        run.stdout
+    );
+
+    let run = configure(&env, &["--remove", "--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(!drop_in.exists());
+    assert!(
+        !drop_in.parent().unwrap().exists(),
+        "the directory configure created goes too"
+    );
+    assert_eq!(read(&main), user_main);
+    assert!(!env.path(DOCKER).exists());
+}
+
+#[test]
+fn store_podman_keeps_the_helpers_set_before_it_and_never_replaces_a_foreign_file() {
+    let env = TestEnv::new();
+    let dir = env.path("home/.config/containers/registries.conf.d");
+    let theirs = "credential-helpers = [\"containers-auth.json\", \"pass\"]\n";
+    env.write(
+        "home/.config/containers/registries.conf.d/10-pass.conf",
+        theirs,
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write(
+        "home/.config/containers/registries.conf.d/90-later.conf",
+        "credential-helpers = [\"later\"]\n",
+    );
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        read(&env.path(DROP_IN))
+            .ends_with("credential-helpers = [\"containers-auth.json\", \"pass\", \"ecr\"]\n"),
+        "its list replaces theirs, so it keeps them: {}",
+        read(&env.path(DROP_IN))
+    );
+    assert!(
+        run.stderr.contains("90-later.conf comes after") && run.stderr.contains("replaces ours"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        mode(&dir),
+        0o755,
+        "a directory that was there keeps its mode"
+    );
+    assert!(configure(&env, &["--remove", "--podman"]).success);
+    assert!(!env.path(DROP_IN).exists());
+    assert_eq!(mode(&dir), 0o755, "and stays");
+    assert_eq!(
+        read(&env.path("home/.config/containers/registries.conf.d/10-pass.conf")),
+        theirs
+    );
+
+    // A file of that name configure did not write is refused, and nothing is written.
+    let foreign = TestEnv::new();
+    let mine = "credential-helpers = [\"mine\"]\n";
+    let path = foreign.write(DROP_IN, mine);
+    let run = configure(&foreign, &["--store", "--podman"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("was not written by configure")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read(&path), mine);
+    assert!(!foreign.path(DOCKER).exists());
+    assert!(configure(&foreign, &["--remove", "--podman"]).success);
+    assert_eq!(read(&path), mine, "--remove leaves it alone too");
+}
+
+/// A real skopeo reads our drop-in and asks our helper for a registry listed nowhere.
+#[test]
+fn store_podman_routes_a_real_skopeo_to_us() {
+    let test = "store_podman_routes_a_real_skopeo_to_us";
+    if !crate::harness::tools_present(test, &["skopeo"], "apt-get install skopeo") {
+        return;
+    }
+    let mut env = TestEnv::new();
+    let dir = Path::new(crate::harness::BIN)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
+    env.set("PATH", &path);
+    // Nothing listens on port 1: skopeo fails to connect, after asking for credentials.
+    let server = "127.0.0.1:1";
+    let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
+    let run = env.run(&["store"], &login.to_string());
+    assert!(run.success, "{}", run.stderr);
+    let inspect = "skopeo --debug inspect docker://127.0.0.1:1/demo:1";
+    let before = crate::harness::run_command(env.shell(&["env"], inspect), "");
+    assert!(
+        !before.stderr.contains("credential helper ecr"),
+        "{}",
+        before.stderr
+    );
+
+    assert!(configure(&env, &["--store", "--podman"]).success);
+    let after = crate::harness::run_command(env.shell(&["env"], inspect), "");
+    assert!(
+        after.stderr.contains(&format!(
+            "Found credentials for {server} in credential helper ecr"
+        )),
+        "{}",
+        after.stderr
+    );
+}
+
+#[test]
+fn store_writes_nothing_when_our_store_cannot_keep_a_login() {
+    let mut env = TestEnv::new();
+    fake_old_store(&mut env, ANSWERING);
+    // Our logins would go under a regular file: every store fails.
+    let not_a_dir = env.write("not-a-dir", "");
+    env.set("AWS_ECR_CACHE_DIR", &not_a_dir.display().to_string());
+    let original = "{\"credsStore\": \"fakeold\"}";
+    let path = env.write(DOCKER, original);
+    let run = configure(&env, &["--store"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert_no_secret(&run);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per server, then the outcome: {}",
+        run.stderr
+    );
+    assert!(
+        lines[0].contains("cannot copy ghcr.io: docker-credential-ecr store failed")
+            && lines[1].contains("cannot copy https://index.docker.io/v1/"),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[2].contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(read(&path), original);
+}
+
+#[test]
+fn store_replaces_the_go_helper_without_asking_it_for_logins() {
+    let mut env = TestEnv::new();
+    // A Go helper that would fail its list (no region): it is never asked.
+    let log = env.path("go/calls.log");
+    let exe = env.write(
+        "go/docker-credential-ecr-login",
+        &format!("#!/bin/sh\necho \"$1\" >> '{}'\nexit 1\n", log.display()),
+    );
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        env.path("go").display(),
+        env.var("PATH").unwrap_or_default()
+    );
+    env.set("PATH", &path);
+    let original = "{\"credsStore\": \"ecr-login\"}";
+    let file = env.write(DOCKER, original);
+    let run = configure(&env, &["--store"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("docker-credential-ecr-login only holds ECR tokens"),
+        "{}",
+        run.stdout
+    );
+    assert!(!log.exists(), "the Go helper was run");
+    assert!(configure(&env, &["--remove"]).success);
+    assert_eq!(read(&file), original);
+}
+
+#[test]
+fn store_podman_checks_the_drop_in_directory_before_writing_anything() {
+    let env = TestEnv::new();
+    // `~/.config` is a file: the drop-in cannot be created.
+    env.write("home/.config", "");
+    let run = configure(&env, &["--store", "--podman"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(".config is not a directory")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !env.path(DOCKER).exists(),
+        "docker's config was not written either"
+    );
+}
+
+/// Root with another user's HOME (`su`, `sudo -E`) must not create the drop-in
+/// (or its directories) there, where that user could not even remove them.
+#[cfg(target_os = "linux")]
+#[test]
+fn store_podman_as_root_never_writes_into_another_users_home() {
+    let test = "store_podman_as_root_never_writes_into_another_users_home";
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+        return;
+    }
+    let env = TestEnv::new();
+    let home = env.path("home");
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let docker = env.path("docker-config.json");
+    let run = configure(
+        &env,
+        &[
+            "--store",
+            "--podman",
+            "--docker-config",
+            docker.to_str().unwrap(),
+        ],
+    );
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("belongs to uid 65534") && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.path("home/.config").exists());
+    assert!(!docker.exists());
+}
+
+/// The same with a real podman (rootful, storage in the test directory).
+#[test]
+fn store_podman_routes_a_real_podman_to_us() {
+    let test = "store_podman_routes_a_real_podman_to_us";
+    if !crate::harness::tools_present(test, &["podman"], "apt-get install podman") {
+        return;
+    }
+    let mut env = TestEnv::new();
+    let dir = Path::new(crate::harness::BIN)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
+    env.set("PATH", &path);
+    let server = "127.0.0.1:1";
+    let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
+    assert!(env.run(&["store"], &login.to_string()).success);
+    assert!(configure(&env, &["--store", "--podman"]).success);
+    let p = env.path("podman").display().to_string();
+    let pull = format!(
+        "podman --root {p}/root --runroot {p}/runroot --storage-driver vfs --cgroup-manager \
+         cgroupfs --events-backend file --tmpdir {p}/tmp --log-level debug pull \
+         --retry 0 docker://{server}/demo:1"
+    );
+    let run = crate::harness::run_command(env.shell(&["env"], &pull), "");
+    if run.stderr.contains("unknown flag: --retry") {
+        // podman before 4.7 has no --retry; it retries a refused connection a few times.
+        let pull = pull.replace(" --retry 0", "");
+        let run = crate::harness::run_command(env.shell(&["env"], &pull), "");
+        assert_found(&run.stderr, server);
+    } else {
+        assert_found(&run.stderr, server);
+    }
+}
+
+#[track_caller]
+fn assert_found(stderr: &str, server: &str) {
+    assert!(
+        stderr.contains(&format!(
+            "Found credentials for {server} in credential helper ecr"
+        )),
+        "{stderr}"
+    );
+}

@@ -166,3 +166,113 @@ fn stale_podman_token_and_missing_path_are_reported() {
     );
     assert!(run.stdout.contains(&format!("fix: podman logout {HOST}")));
 }
+
+/// Every line for `check`, in order.
+fn lines<'a>(run: &'a Run, check: &str) -> Vec<&'a str> {
+    run.stdout
+        .lines()
+        .filter(|l| {
+            l.split_once(' ')
+                .is_some_and(|(_, rest)| rest.starts_with(check))
+        })
+        .collect()
+}
+
+#[test]
+fn creds_store_mode_routes_every_ecr_host_and_checks_the_callers_own_registry() {
+    let fake = FakeAws::start();
+    let mut env = TestEnv::new();
+    env.endpoint(&fake.url).set("AWS_REGION", "eu-west-1");
+    installed(&mut env);
+    env.write("home/.docker/config.json", "{\"credsStore\": \"ecr\"}");
+
+    let run = env.run(&["doctor"], "");
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let docker = line(&run, "docker");
+    assert!(
+        docker.starts_with('✓')
+            && docker.contains("credsStore mode")
+            && docker.contains("every registry"),
+        "{docker}"
+    );
+    // No host named: the caller's own registry in the default region is tried.
+    let token = line(&run, "token");
+    assert!(
+        token.starts_with('✓')
+            && token
+                .contains("123456789012.dkr.ecr.eu-west-1.amazonaws.com: GetAuthorizationToken"),
+        "{}",
+        run.stdout
+    );
+    // podman ignores credsStore: at most a warning until configured.
+    assert!(
+        lines(&run, "podman").iter().all(|l| l.starts_with('!')),
+        "{}",
+        run.stdout
+    );
+
+    // A host listed nowhere is routed all the same.
+    let run = env.run(&["doctor", HOST], "");
+    let docker = line(&run, "docker");
+    assert!(
+        docker.starts_with('✓')
+            && docker.contains(&format!("credsStore routes {HOST}, and every registry")),
+        "{docker}"
+    );
+
+    // With the registries.conf drop-in, podman is in credential-helpers mode.
+    assert!(env.run(&["configure", "--store", "--podman"], "").success);
+    for args in [&["doctor"][..], &["doctor", HOST]] {
+        let run = env.run(args, "");
+        assert!(run.success, "{}", run.stdout);
+        let podman = line(&run, "podman");
+        assert!(
+            podman.starts_with('✓')
+                && podman.contains("50-docker-credential-ecr.conf: credential-helpers mode")
+                && podman.contains("\"containers-auth.json\", \"ecr\""),
+            "{podman}"
+        );
+    }
+}
+
+#[test]
+fn another_creds_store_names_both_ways_to_route_ecr_here() {
+    let fake = FakeAws::start();
+    let mut env = TestEnv::new();
+    env.endpoint(&fake.url);
+    installed(&mut env);
+    env.write("home/.docker/config.json", "{\"credsStore\": \"desktop\"}");
+
+    let run = env.run(&["doctor", HOST], "");
+    assert!(!run.success);
+    let docker = line(&run, "docker");
+    assert!(
+        docker.starts_with('✗')
+            && docker.contains(&format!(
+                "credsStore routes {HOST} to docker-credential-desktop"
+            )),
+        "{docker}"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "fix: docker-credential-ecr configure --registry {HOST} (or --store for every \
+             registry; it copies docker-credential-desktop's logins first)"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    let run = env.run(&["doctor"], "");
+    assert!(!run.success);
+    let docker = line(&run, "docker");
+    assert!(
+        docker.starts_with('✗')
+            && docker.contains("\"credsStore\": \"desktop\" answers for every registry"),
+        "{docker}"
+    );
+    assert!(
+        run.stdout.contains("or --store for every registry"),
+        "{}",
+        run.stdout
+    );
+}
