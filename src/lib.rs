@@ -16,6 +16,8 @@
 //! touch the file system: only directories our own uid owns, capped reads;
 //! [`client_config`] reads and edits the files docker and podman route registries by;
 //! [`configure`] and [`doctor`] are the set-up and diagnosis commands built on it.
+//! [`logins`] keeps other registries' `docker login` credentials (`credsStore`);
+//! [`mfa`] and [`sso`] read (and `login` writes) the AWS CLI's MFA and SSO sessions.
 #![warn(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
