@@ -809,13 +809,9 @@ fn store_podman_keeps_the_helpers_set_before_it_and_never_replaces_a_foreign_fil
     assert_eq!(read(&path), mine, "--remove leaves it alone too");
 }
 
-/// A real skopeo reads our drop-in and asks our helper for a registry listed nowhere.
-#[test]
-fn store_podman_routes_a_real_skopeo_to_us() {
-    let test = "store_podman_routes_a_real_skopeo_to_us";
-    if !crate::harness::tools_present(test, &["skopeo"], "apt-get install skopeo") {
-        return;
-    }
+/// An environment whose PATH finds our helper as `docker-credential-ecr`, with
+/// a login stored for a server nothing listens on, for the real clients' tests.
+fn real_client_env() -> (TestEnv, &'static str) {
     let mut env = TestEnv::new();
     let dir = Path::new(crate::harness::BIN)
         .parent()
@@ -824,11 +820,22 @@ fn store_podman_routes_a_real_skopeo_to_us() {
         .to_string();
     let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
     env.set("PATH", &path);
-    // Nothing listens on port 1: skopeo fails to connect, after asking for credentials.
     let server = "127.0.0.1:1";
     let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
     let run = env.run(&["store"], &login.to_string());
     assert!(run.success, "{}", run.stderr);
+    (env, server)
+}
+
+/// A real skopeo reads our drop-in and asks our helper for a registry listed nowhere.
+#[test]
+fn store_podman_routes_a_real_skopeo_to_us() {
+    let test = "store_podman_routes_a_real_skopeo_to_us";
+    if !crate::harness::tools_present(test, &["skopeo"], "apt-get install skopeo") {
+        return;
+    }
+    // Nothing listens on port 1: skopeo fails to connect, after asking for credentials.
+    let (env, server) = real_client_env();
     let inspect = "skopeo --debug inspect docker://127.0.0.1:1/demo:1";
     let before = crate::harness::run_command(env.shell(&["env"], inspect), "");
     assert!(
@@ -970,17 +977,7 @@ fn store_podman_routes_a_real_podman_to_us() {
     if !crate::harness::tools_present(test, &["podman"], "apt-get install podman") {
         return;
     }
-    let mut env = TestEnv::new();
-    let dir = Path::new(crate::harness::BIN)
-        .parent()
-        .unwrap()
-        .display()
-        .to_string();
-    let path = format!("{dir}:{}", env.var("PATH").unwrap_or_default());
-    env.set("PATH", &path);
-    let server = "127.0.0.1:1";
-    let login = serde_json::json!({"ServerURL": server, "Username": "bob", "Secret": "pw"});
-    assert!(env.run(&["store"], &login.to_string()).success);
+    let (env, server) = real_client_env();
     assert!(configure(&env, &["--store", "--podman"]).success);
     let p = env.path("podman").display().to_string();
     let pull = format!(
