@@ -646,6 +646,10 @@ fn plan_drop_in_remove(
         .as_ref()
         .map_or_else(|| locations.drop_in(), |r| r.path.clone());
     let shown = path.display();
+    // Unlinking is writing: never in a directory that is not ours (root with a user's HOME).
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::safe_fs::own_dir_usable_under(&locations.home, dir)
+        .map_err(|e| format!("{e}; nothing was written"))?;
     let Some(before) = read_drop_in(&path)? else {
         if record.drop_in.take().is_some() {
             notes.push(format!("{shown}: does not exist, nothing to remove"));

@@ -968,6 +968,41 @@ fn store_podman_as_root_never_writes_into_another_users_home() {
     );
     assert!(!env.path("home/.config").exists());
     assert!(!docker.exists());
+
+    // Nor unlinks anything there: the user's own drop-in of that name stays.
+    let dir = env.path("home/.config/containers/registries.conf.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let theirs = dir.join("50-docker-credential-ecr.conf");
+    std::fs::write(
+        &theirs,
+        "# Written by `docker-credential-ecr configure --store --podman`.\ncredential-helpers = [\"containers-auth.json\", \"ecr\"]\n",
+    )
+    .unwrap();
+    for p in [
+        env.path("home/.config"),
+        env.path("home/.config/containers"),
+        dir,
+        theirs.clone(),
+    ] {
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    let run = configure(
+        &env,
+        &[
+            "--remove",
+            "--store",
+            "--podman",
+            "--docker-config",
+            docker.to_str().unwrap(),
+        ],
+    );
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("belongs to uid 65534"),
+        "{}",
+        run.stderr
+    );
+    assert!(theirs.exists(), "another user's file was unlinked");
 }
 
 /// The same with a real podman (rootful, storage in the test directory).
