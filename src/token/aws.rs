@@ -84,26 +84,7 @@ fn fetch_blocking(registry: &EcrRegistry, options: &FetchOptions) -> Result<Auth
 /// elsewhere: refuse such a file before it can (`AWS_CONFIG_FILE=/dev/zero`
 /// would otherwise eat memory until the deadline).
 fn shared_files_are_readable() -> Result<(), TokenError> {
-    let home = || dirs::home_dir().map(|h| h.join(".aws"));
-    let files = [
-        std::env::var_os("AWS_CONFIG_FILE")
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| home().map(|d| d.join("config"))),
-        std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| home().map(|d| d.join("credentials"))),
-    ];
-    for path in files.into_iter().flatten() {
-        if let Err(e) = crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT) {
-            return Err(TokenError::CredentialsUnavailable {
-                profile: std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into()),
-                detail: e.to_string(),
-            });
-        }
-    }
-    Ok(())
+    ProfileFiles::load().map(|_| ())
 }
 
 /// Runs one AWS exchange on a throwaway runtime under an overall deadline.
@@ -283,30 +264,32 @@ impl ProfileFiles {
         self.sso_hint(e, options)
     }
 
-    /// A credential failure of an SSO profile whose token is missing or
-    /// expired becomes the one command that fixes it.
-    fn sso_hint(&self, e: TokenError, options: &FetchOptions) -> TokenError {
-        use crate::sso::TokenState;
-        if !matches!(
-            e,
-            TokenError::CredentialsUnavailable { .. } | TokenError::NoCredentials { .. }
-        ) {
-            return e;
-        }
-        let Some(profile) = self.in_use(options) else {
-            return e;
-        };
-        let (Some(login), Some(home)) = (crate::sso::find(&self.profiles, &profile), &self.home)
-        else {
-            return e;
-        };
+    /// The SSO login `profile`'s credentials depend on, and its cached token's state.
+    fn sso(&self, profile: &str) -> Option<(crate::sso::SsoLogin, crate::sso::TokenState)> {
+        let login = crate::sso::find(&self.profiles, profile)?;
+        let home = self.home.as_ref()?;
         let text = login.token_file(home).and_then(|path| {
             crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT)
                 .ok()
                 .flatten()
         });
         let now = crate::cache::entry::epoch(SystemTime::now());
-        let state = match crate::sso::token_state(text.as_deref(), now) {
+        let state = crate::sso::token_state(text.as_deref(), now);
+        Some((login, state))
+    }
+
+    /// A credential failure (already known to be one, see [`ProfileFiles::hint`])
+    /// of an SSO profile whose token is missing or expired becomes the one
+    /// command that fixes it.
+    fn sso_hint(&self, e: TokenError, options: &FetchOptions) -> TokenError {
+        use crate::sso::TokenState;
+        let Some(profile) = self.in_use(options) else {
+            return e;
+        };
+        let Some((login, state)) = self.sso(&profile) else {
+            return e;
+        };
+        let state = match state {
             TokenState::Missing => "has no cached token (not logged in)",
             TokenState::Expired(_) => "has expired",
             TokenState::Unreadable => "has an unreadable cached token",
@@ -394,20 +377,9 @@ pub fn sso_status(
     options: &FetchOptions,
 ) -> Result<Option<(crate::sso::SsoLogin, crate::sso::TokenState)>, TokenError> {
     let files = ProfileFiles::load()?;
-    let Some(profile) = files.in_use(options) else {
-        return Ok(None);
-    };
-    let (Some(login), Some(home)) = (crate::sso::find(&files.profiles, &profile), &files.home)
-    else {
-        return Ok(None);
-    };
-    let text = login.token_file(home).and_then(|path| {
-        crate::safe_fs::read_text_if_exists(&path, crate::safe_fs::READ_LIMIT)
-            .ok()
-            .flatten()
-    });
-    let now = crate::cache::entry::epoch(SystemTime::now());
-    Ok(Some((login, crate::sso::token_state(text.as_deref(), now))))
+    Ok(files
+        .in_use(options)
+        .and_then(|profile| files.sso(&profile)))
 }
 
 /// What `login` needs to know before it asks for a code.
@@ -453,7 +425,6 @@ pub fn mfa_profile(profile: Option<&str>) -> Result<Option<MfaProfile>, TokenErr
 /// credentials, and caches the session where the AWS CLI looks for it (0600).
 /// Returns when the session ends (seconds since the epoch).
 pub fn mfa_login(target: &MfaProfile, code: &str, timeout: Duration) -> Result<u64, TokenError> {
-    shared_files_are_readable()?;
     let options = FetchOptions {
         profile: None,
         role_arn: None,
