@@ -587,7 +587,7 @@ fn random_suffix(attempt: u32) -> String {
         &local
     );
     let digest = Sha256::digest(seed.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&digest[..8])
 }
 
 /// The first executable called `name` on `path_var` (a PATH value).

@@ -159,7 +159,7 @@ fn data_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Optio
 /// string docker sends is a safe file name and two spellings never collide.
 fn id(server_url: &str) -> String {
     let digest = Sha256::digest(server_url.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&digest[..16])
 }
 
 /// What a server string names, for matching a client that spells a stored

@@ -127,7 +127,7 @@ pub fn cli_cache_key(chain: &MfaChain) -> String {
         .collect();
     let json = format!("{{{}}}", body.join(", "));
     let digest = Sha1::digest(json.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&digest)
 }
 
 /// A string as Python's `json.dumps` writes it (`ensure_ascii=True`).

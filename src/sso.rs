@@ -35,10 +35,7 @@ impl SsoLogin {
     /// The token cache file, or `None` when the profile names neither a session nor a URL.
     pub fn token_file(&self, home: &Path) -> Option<PathBuf> {
         let name = self.session.as_deref().or(self.start_url.as_deref())?;
-        let hash: String = Sha1::digest(name.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = crate::hex(&Sha1::digest(name.as_bytes()));
         Some(
             home.join(".aws")
                 .join("sso")

@@ -66,7 +66,7 @@ pub struct Meta {
 /// A short, non-reversible tag of a password.
 fn fingerprint(password: &str) -> String {
     let digest = Sha256::digest(password.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&digest[..8])
 }
 
 /// Seconds since the epoch, saturating for clocks before 1970.

@@ -138,11 +138,7 @@ fn secret_digest(what: &str, value: &[u8]) -> String {
     h.update(what.as_bytes());
     h.update(b"\0");
     h.update(value);
-    hex(&h.finalize()[..16])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&h.finalize()[..16])
 }
 
 /// What every key holds: the registry, where calls go, and our config's role.
@@ -173,7 +169,7 @@ fn common_material(
 }
 
 fn digest(material: &[String]) -> String {
-    hex(&Sha256::digest(material.join("\n").as_bytes())[..16])
+    crate::hex(&Sha256::digest(material.join("\n").as_bytes())[..16])
 }
 
 /// The key for a token minted with a Kubernetes service account's web

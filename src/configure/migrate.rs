@@ -171,7 +171,7 @@ pub fn parse_get(program: &str, server: &str, stdout: &[u8]) -> Result<Credentia
         action: "get",
         detail,
     };
-    let reply: GetReply = serde_json::from_slice(trim_ascii(stdout)).map_err(|e| {
+    let reply: GetReply = serde_json::from_slice(stdout.trim_ascii()).map_err(|e| {
         unreadable(format!(
             "expected {{\"ServerURL\",\"Username\",\"Secret\"}}: {}",
             crate::json_error(&e)
@@ -186,10 +186,6 @@ pub fn parse_get(program: &str, server: &str, stdout: &[u8]) -> Result<Credentia
         }),
         _ => Err(unreadable("no user name or no secret".to_string())),
     }
-}
-
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
 }
 
 /// The JSON `docker login` sends to `store`, for one copied login.
