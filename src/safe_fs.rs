@@ -155,9 +155,9 @@ pub fn check_private_dir(dir: &Path) -> Result<(), TrustError> {
 }
 
 /// Whether we may create entries directly in `parent`: a directory (links
-/// followed: the link's owner already had the say) that is ours, or a
-/// sticky directory such as `/tmp`, where nobody can remove or replace what
-/// we create.
+/// followed: the link's owner already had the say) that is ours and that
+/// nobody else can write in (or sticky), or a root-owned sticky directory
+/// such as `/tmp`, where nobody can remove or replace what we create.
 #[cfg(unix)]
 fn may_create_in(parent: &Path) -> Result<(), TrustError> {
     use std::os::unix::fs::MetadataExt;
@@ -170,6 +170,14 @@ fn may_create_in(parent: &Path) -> Result<(), TrustError> {
     }
     let uid = euid();
     let sticky = meta.mode() & 0o1000 != 0;
+    // Ours but writable by others without the sticky bit: anyone could
+    // remove or replace what we create there.
+    if meta.uid() == uid && meta.mode() & 0o022 != 0 && !sticky {
+        return Err(TrustError::NotPrivate {
+            path: parent.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
     if meta.uid() == uid || (sticky && meta.uid() == 0) {
         Ok(())
     } else {
@@ -738,6 +746,23 @@ mod tests {
         ensure_dir_under(&home, &dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert!(usable_under(&t.path().join("nonexistent"), &deep).is_err());
+    }
+
+    #[test]
+    fn a_directory_of_ours_that_others_may_write_in_is_not_created_in() {
+        let t = tempfile::tempdir().unwrap();
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            ensure_private_dir(&open.join("ours")),
+            Err(TrustError::NotPrivate { mode: 0o777, .. })
+        ));
+        assert!(usable_dir(&open.join("ours")).is_err());
+        assert!(!open.join("ours").exists());
+        // Sticky, like a shared /tmp: others cannot remove what we create.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&open.join("ours")).unwrap();
     }
 
     #[test]

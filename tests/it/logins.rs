@@ -247,6 +247,20 @@ fn a_planted_login_directory_is_refused_not_followed() {
 }
 
 #[test]
+fn logins_are_never_created_in_a_directory_others_may_write_in() {
+    let mut env = TestEnv::bare();
+    // Ours, but world-writable: anyone could swap what we put there.
+    let data = env.path("shared-data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    env.set("XDG_DATA_HOME", data.to_str().unwrap());
+    let run = store(&env, LOCAL, "alice", "pw");
+    assert!(!run.success, "{}", run.stderr);
+    assert!(run.stdout.contains("open to other users"), "{}", run.stdout);
+    assert!(std::fs::read_dir(&data).unwrap().next().is_none());
+}
+
+#[test]
 fn dash_v_prints_the_go_helpers_banner() {
     let env = TestEnv::bare();
     let run = env.run(&["-v"], "");
