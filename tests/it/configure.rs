@@ -352,12 +352,9 @@ fn r12_configure_keeps_other_tools_numbers_byte_for_byte() {
 #[cfg(target_os = "linux")]
 #[test]
 fn r12_configure_as_root_never_writes_into_another_users_directory() {
-    let test = "r12_configure_as_root_never_writes_into_another_users_directory";
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+    if !crate::harness::running_as_root(
+        "r12_configure_as_root_never_writes_into_another_users_directory",
+    ) {
         return;
     }
     const NOBODY: u32 = 65534;
@@ -939,12 +936,8 @@ fn store_podman_checks_the_drop_in_directory_before_writing_anything() {
 #[cfg(target_os = "linux")]
 #[test]
 fn store_podman_as_root_never_writes_into_another_users_home() {
-    let test = "store_podman_as_root_never_writes_into_another_users_home";
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    if !crate::harness::may_run(test, root, "needs root to own files as another user") {
+    if !crate::harness::running_as_root("store_podman_as_root_never_writes_into_another_users_home")
+    {
         return;
     }
     let env = TestEnv::new();

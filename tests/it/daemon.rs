@@ -11,7 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::fake_aws::{FakeAws, password_for};
-use crate::harness::{HOST, KEY_ID, TestEnv, in_parallel, may_run, run_command, tools_present};
+use crate::harness::{
+    HOST, KEY_ID, TestEnv, in_parallel, run_command, running_as_root, tools_present,
+};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -468,15 +470,6 @@ print(($n ? "answered" : "closed") . "\n");
         "{log}"
     );
     std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
-#[cfg(target_os = "linux")]
-fn running_as_root(test: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    may_run(test, root, "needs root to run a client as another user")
 }
 
 /// The packaged systemd units, installed the way the README says, are valid

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::fake_aws::{FakeAws, password_for};
-use crate::harness::{BIN, HOST, TestEnv, may_run, run_command};
+use crate::harness::{BIN, HOST, TestEnv, run_command, running_as_root};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -44,20 +44,6 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64)> {
     }
     out.sort();
     out
-}
-
-fn running_as_root(test: &str) -> bool {
-    may_run(
-        test,
-        rustix_free_euid() == 0,
-        "needs root to act as another user",
-    )
-}
-
-fn rustix_free_euid() -> u32 {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
 }
 
 fn chown(path: &Path, uid: u32) {

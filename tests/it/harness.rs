@@ -252,6 +252,15 @@ pub fn may_run(test: &str, ok: bool, missing: &str) -> bool {
     ok
 }
 
+/// [`may_run`] for tests that act as another user: they need root.
+#[cfg(target_os = "linux")]
+pub fn running_as_root(test: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to our effective uid.
+    let euid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    may_run(test, euid == 0, "needs root to act as another user")
+}
+
 /// [`may_run`] for tests that need programs on `PATH`.
 #[cfg_attr(not(unix), allow(dead_code))]
 pub fn tools_present(test: &str, tools: &[&str], install: &str) -> bool {
